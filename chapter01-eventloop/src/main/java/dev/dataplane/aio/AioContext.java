@@ -324,6 +324,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, boolean isExternal, IoHandler ioRead, IoHandler ioWrite,
                              AioPollFn ioPoll, IoHandler ioPollReady) {
+        checkOpen(); // first: a closed context's notifier fd number may already be reused
         if (fd == notifier.fd()) {
             throw new IllegalArgumentException(name + ": fd " + fd + " is the context's own notifier");
         }
