@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -156,6 +158,24 @@ class StudentVersionTest {
                         + " missing from it):%n%s", compilation.diagnostics())
                 .isTrue();
         assertThat(compilation.diagnostics()).isEmpty();
+    }
+
+    @Test
+    void everyExerciseOfChapterOneHasTestsTaggedWithItsName() throws IOException {
+        Pattern tag = Pattern.compile("@Tag\\(\\s*\"([^\"]+)\"\\s*\\)");
+        Set<String> tags = new TreeSet<>();
+        try (Stream<Path> files = Files.walk(root.resolve("chapter01-eventloop/src/test/java"))) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+                tag.matcher(Files.readString(file)).results().forEach(m -> tags.add(m.group(1)));
+            }
+        }
+
+        // Without tagged tests, the command that checks an exercise runs no test and reports success.
+        List<String> untested = chapterOneRegions().stream().map(Region::name).filter(n -> !tags.contains(n)).toList();
+        assertThat(untested)
+                .as("exercises of chapter 1 without a test tagged @Tag(\"<exercise name>\") in"
+                        + " chapter01-eventloop/src/test/java (tags found: %s)", tags)
+                .isEmpty();
     }
 
     @Test
