@@ -30,8 +30,15 @@ import java.util.stream.Stream;
  * <p>Implementation notes.
  *
  * <p>An exercise region is a whole method body between a start marker line (a line comment
- * {@code exercise::NAME[]}) and an end marker line (a line comment {@code end::exercise[]}).
- * Only a whole body can be swapped for {@code throw new UnsupportedOperationException(...)} and
+ * {@code tag::exercise-NAME[]}) and an end marker line with the same name (a line comment
+ * {@code end::exercise-NAME[]}). The markers are Asciidoctor tag directives on purpose: a book
+ * listing that includes code around an exercise drops both marker lines, and the book can
+ * include a reference solution by its tag. Other tags, the book's own {@code tag::foo[]} and
+ * {@code end::foo[]}, are not ours and are ignored, also when they enclose an exercise region;
+ * only names starting with {@code exercise-} are exercise markers. The end marker repeats the
+ * name so that a misplaced or copied end is caught here and not, much later, in the book.
+ *
+ * <p>Only a whole body can be swapped for {@code throw new UnsupportedOperationException(...)} and
  * still compile whatever the method returns: a throw in the middle of a body makes the code
  * after it unreachable, and a throw inside a {@code try} can leave a {@code catch} with nothing
  * to catch, and both are compile errors. So every region is checked before anything is written:
@@ -48,7 +55,9 @@ import java.util.stream.Stream;
  * Brace depth comes from a small scanner that skips string and character literals, text blocks
  * and comments, so a brace or a marker inside a string or a Javadoc does not count. Marker lines
  * must start with the marker (after the {@code //}); prose that merely mentions a marker is not
- * one. Any problem, and any duplicate exercise name, stops the program with one line naming the
+ * one. A line in the retired syntax ({@code exercise::NAME[]}) is an error rather than prose, so
+ * that a region nobody migrated is not silently left in the student version with its solution.
+ * Any problem, and any duplicate exercise name, stops the program with one line naming the
  * file and line, before anything is written.
  *
  * <p>The student version keeps both marker lines and puts between them two comment lines (what
@@ -74,11 +83,13 @@ public final class StudentVersion {
     /** Left in the output so that a later run knows it may delete the directory. */
     static final String OUTPUT_MARKER = ".student-version";
 
-    private static final Pattern START_MARKER_LIKE = Pattern.compile("//\\s*exercise::.*");
+    /** Tags named {@code exercise-...} belong to this program; "exercise::" is the retired syntax. */
+    private static final Pattern START_MARKER_LIKE = Pattern.compile("//\\s*(?:tag::exercise-|exercise::).*");
     private static final Pattern START_MARKER =
-            Pattern.compile("//\\s*exercise::(ch(\\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*)\\[\\]");
-    private static final Pattern END_MARKER_LIKE = Pattern.compile("//\\s*end::exercise\\b.*");
-    private static final Pattern END_MARKER = Pattern.compile("//\\s*end::exercise\\[\\]");
+            Pattern.compile("//\\s*tag::exercise-(ch(\\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*)\\[\\]");
+    private static final Pattern END_MARKER_LIKE = Pattern.compile("//\\s*end::exercise-.*");
+    /** Any name here: one that differs from the start's, well formed or not, is reported as a mismatch. */
+    private static final Pattern END_MARKER = Pattern.compile("//\\s*end::exercise-([^\\s\\[\\]]+)\\[\\]");
 
     /**
      * First words of lines ending in '{' that open a block which is not a method body. Not
@@ -291,25 +302,30 @@ public final class StudentVersion {
                 Matcher start = START_MARKER.matcher(line);
                 if (!start.matches()) {
                     throw new Failure(file + ":" + (i + 1) + ": malformed exercise marker '" + line
-                            + "': expected '// exercise::chNN-name-in-kebab-case[]'");
+                            + "': expected '" + startMarker("chNN-name-in-kebab-case") + "'");
                 }
                 if (openAt >= 0) {
                     throw new Failure(file + ":" + (i + 1) + ": exercise " + start.group(1)
                             + " starts inside exercise " + open.group(1) + " (line " + (openAt + 1)
-                            + "), which has no '// end::exercise[]' before it");
+                            + "), which has no '" + endMarker(open.group(1)) + "' before it");
                 }
                 openAt = i;
                 open = start;
             } else if (code[i] && END_MARKER_LIKE.matcher(line).matches()) {
-                if (!END_MARKER.matcher(line).matches()) {
+                Matcher end = END_MARKER.matcher(line);
+                if (!end.matches()) {
                     throw new Failure(file + ":" + (i + 1) + ": malformed end marker '" + line
-                            + "': expected '// end::exercise[]'");
+                            + "': expected '" + endMarker("NAME") + "', NAME as in its start marker");
                 }
                 if (openAt < 0) {
-                    throw new Failure(file + ":" + (i + 1)
-                            + ": '// end::exercise[]' without a '// exercise::NAME[]' before it");
+                    throw new Failure(file + ":" + (i + 1) + ": '" + endMarker(end.group(1)) + "' without a '"
+                            + startMarker(end.group(1)) + "' before it");
                 }
                 String name = open.group(1);
+                if (!end.group(1).equals(name)) {
+                    throw new Failure(file + ":" + (i + 1) + ": exercise " + name + " (line " + (openAt + 1)
+                            + ") ends with '" + endMarker(end.group(1)) + "'; expected '" + endMarker(name) + "'");
+                }
                 String indent = lines.get(openAt).substring(0, lines.get(openAt).indexOf("//"));
                 found.add(new Exercise(name, Integer.parseInt(open.group(2)), file, module, openAt, i, indent));
                 openAt = -1;
@@ -318,12 +334,20 @@ public final class StudentVersion {
         }
         if (openAt >= 0) {
             throw new Failure(file + ":" + (openAt + 1) + ": exercise " + open.group(1)
-                    + " has no '// end::exercise[]' after it");
+                    + " has no '" + endMarker(open.group(1)) + "' after it");
         }
         for (Exercise exercise : found) {
             checkWholeMethodBody(exercise, lines, depth, code);
         }
         return found;
+    }
+
+    static String startMarker(String name) {
+        return "// tag::exercise-" + name + "[]";
+    }
+
+    static String endMarker(String name) {
+        return "// end::exercise-" + name + "[]";
     }
 
     private static void checkWholeMethodBody(Exercise ex, List<String> lines, int[] depth, boolean[] code)
@@ -348,7 +372,7 @@ public final class StudentVersion {
         }
         if (depth[ex.end()] != inner) {
             throw new Failure(where + ": the braces between its markers do not balance"
-                    + " (depth " + inner + " at the start, " + depth[ex.end()] + " at '// end::exercise[]')");
+                    + " (depth " + inner + " at the start, " + depth[ex.end()] + " at '" + endMarker(ex.name()) + "')");
         }
         int after = ex.end() + 1;
         while (after < lines.size() && lines.get(after).isBlank()) {
@@ -356,7 +380,7 @@ public final class StudentVersion {
         }
         if (after == lines.size() || !lines.get(after).strip().equals("}") || depth[after] != inner) {
             throw new Failure(ex.file() + ":" + (ex.end() + 1) + ": exercise " + ex.name()
-                    + ": the line after '// end::exercise[]' (blank lines aside) must be the '}' that"
+                    + ": the line after '" + endMarker(ex.name()) + "' (blank lines aside) must be the '}' that"
                     + " closes the method" + rule);
         }
     }

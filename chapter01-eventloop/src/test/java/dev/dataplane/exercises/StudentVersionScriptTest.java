@@ -92,27 +92,31 @@ class StudentVersionScriptTest {
             public final class Counter {
                 private int count;
 
+                // tag::add[]
                 public int add(int n) {
                     // a comment before the start marker stays outside the region
-                    // exercise::ch07-add[]
+                    // tag::exercise-ch07-add[]
                     if (n < 0) {
                         throw new IllegalArgumentException("negative: " + n);
                     }
                     count += n;
                     return count;
-                    // end::exercise[]
+                    // end::exercise-ch07-add[]
                 }
+                // end::add[]
 
                 public void reset() throws java.io.IOException {
-                    // exercise::ch07-reset[]
+                    // tag::reset[] (a book tag may sit between the method's opening line and the start marker)
+                    // tag::exercise-ch07-reset[]
                     try {
                         count = 0;
                     } catch (RuntimeException e) {
                         throw new java.io.IOException(e);
                     }
-                    // end::exercise[]
+                    // end::exercise-ch07-reset[]
 
                 }
+                // end::reset[]
             }
             """;
 
@@ -122,23 +126,27 @@ class StudentVersionScriptTest {
             public final class Counter {
                 private int count;
 
+                // tag::add[]
                 public int add(int n) {
                     // a comment before the start marker stays outside the region
-                    // exercise::ch07-add[]
+                    // tag::exercise-ch07-add[]
                     // Exercise ch07-add: replace this throw with your solution (the book, chapter 7).
                     // Check it with: ./mvnw -pl mod -am test -Dgroups=ch07-add
                     throw new UnsupportedOperationException("Exercise ch07-add: see the book, chapter 7");
-                    // end::exercise[]
+                    // end::exercise-ch07-add[]
                 }
+                // end::add[]
 
                 public void reset() throws java.io.IOException {
-                    // exercise::ch07-reset[]
+                    // tag::reset[] (a book tag may sit between the method's opening line and the start marker)
+                    // tag::exercise-ch07-reset[]
                     // Exercise ch07-reset: replace this throw with your solution (the book, chapter 7).
                     // Check it with: ./mvnw -pl mod -am test -Dgroups=ch07-reset
                     throw new UnsupportedOperationException("Exercise ch07-reset: see the book, chapter 7");
-                    // end::exercise[]
+                    // end::exercise-ch07-reset[]
 
                 }
+                // end::reset[]
             }
             """;
 
@@ -200,8 +208,8 @@ class StudentVersionScriptTest {
 
         assertThat(result.exitCode()).isZero();
         assertThat(result.out()).isEqualTo("""
-                ch07-add    mod/src/main/java/p/Counter.java:8   ./mvnw -pl mod -am test -Dgroups=ch07-add
-                ch07-reset  mod/src/main/java/p/Counter.java:18  ./mvnw -pl mod -am test -Dgroups=ch07-reset
+                ch07-add    mod/src/main/java/p/Counter.java:9   ./mvnw -pl mod -am test -Dgroups=ch07-add
+                ch07-reset  mod/src/main/java/p/Counter.java:21  ./mvnw -pl mod -am test -Dgroups=ch07-reset
                 2 exercises
                 """);
         assertThat(tmp.resolve("repo/student")).doesNotExist();
@@ -213,20 +221,20 @@ class StudentVersionScriptTest {
                 package p;
 
                 /**
-                 * Mentions the marker "// exercise::ch01-in-javadoc[]" and a brace: {
+                 * Mentions the marker "// tag::exercise-ch01-in-javadoc[]" and a brace: {
                  */
                 public final class Quoted {
-                    static final String LINE = "// exercise::ch01-in-a-string[] {";
+                    static final String LINE = "// tag::exercise-ch01-in-a-string[] {";
                     static final char OPEN = '{';
 
                     static String text() {
-                        // exercise::ch01-text[]
+                        // tag::exercise-ch01-text[]
                         /* a brace in a block comment: {
-                           // end::exercise[] (inside a comment, so not an end marker) */
+                           // end::exercise-ch01-text[] (inside a comment, so not an end marker) */
                         return \"""
-                            // end::exercise[] (inside a text block, so not an end marker) }}
+                            // end::exercise-ch01-text[] (inside a text block, so not an end marker) }}
                             \""" + OPEN + LINE;
-                        // end::exercise[]
+                        // end::exercise-ch01-text[]
                     }
                 }
                 """);
@@ -247,29 +255,29 @@ class StudentVersionScriptTest {
                         package p;
                         class Bad {
                             void f() {
-                                // exercise::ch01-f[]
+                                // tag::exercise-ch01-f[]
                                 g();
                             }
                             void g() {
                             }
                         }
-                        """, "exercise ch01-f has no '// end::exercise[]' after it"),
+                        """, "exercise ch01-f has no '// end::exercise-ch01-f[]' after it"),
                 Arguments.of("end without start", 5, """
                         package p;
                         class Bad {
                             void f() {
                                 f();
-                                // end::exercise[]
+                                // end::exercise-ch01-f[]
                             }
                         }
-                        """, "'// end::exercise[]' without a '// exercise::NAME[]' before it"),
+                        """, "'// end::exercise-ch01-f[]' without a '// tag::exercise-ch01-f[]' before it"),
                 Arguments.of("nested regions", 5, """
                         package p;
                         class Bad {
                             void f() {
-                                // exercise::ch01-f[]
-                                // exercise::ch01-g[]
-                                // end::exercise[]
+                                // tag::exercise-ch01-f[]
+                                // tag::exercise-ch01-g[]
+                                // end::exercise-ch01-g[]
                             }
                         }
                         """, "exercise ch01-g starts inside exercise ch01-f (line 4)"),
@@ -277,22 +285,22 @@ class StudentVersionScriptTest {
                         package p;
                         class Bad {
                             int f() {
-                                // exercise::ch01-f[]
+                                // tag::exercise-ch01-f[]
                                 int x = 1;
-                                // end::exercise[]
+                                // end::exercise-ch01-f[]
                                 return x;
                             }
                         }
-                        """, "exercise ch01-f: the line after '// end::exercise[]' (blank lines aside) must be the"
+                        """, "exercise ch01-f: the line after '// end::exercise-ch01-f[]' (blank lines aside) must be the"
                                 + " '}' that closes the method; an exercise region must be a whole method body"),
                 Arguments.of("code before the region", 5, """
                         package p;
                         class Bad {
                             int f() {
                                 int x = 1;
-                                // exercise::ch01-f[]
+                                // tag::exercise-ch01-f[]
                                 return x;
-                                // end::exercise[]
+                                // end::exercise-ch01-f[]
                             }
                         }
                         """, "exercise ch01-f must start right after the line that opens its method,"
@@ -300,9 +308,9 @@ class StudentVersionScriptTest {
                 Arguments.of("region in a class body", 3, """
                         package p;
                         class Bad {
-                            // exercise::ch01-f[]
+                            // tag::exercise-ch01-f[]
                             int x;
-                            // end::exercise[]
+                            // end::exercise-ch01-f[]
                         }
                         """, "exercise ch01-f is not inside a method body (brace depth 1)"),
                 Arguments.of("region in an if block", 5, """
@@ -310,9 +318,9 @@ class StudentVersionScriptTest {
                         class Bad {
                             void f(boolean b) {
                                 if (b) {
-                                    // exercise::ch01-f[]
+                                    // tag::exercise-ch01-f[]
                                     f(false);
-                                    // end::exercise[]
+                                    // end::exercise-ch01-f[]
                                 }
                             }
                         }
@@ -322,9 +330,9 @@ class StudentVersionScriptTest {
                         class Bad {
                             void f() {
                                 Runnable r = () -> {
-                                    // exercise::ch01-f[]
+                                    // tag::exercise-ch01-f[]
                                     f();
-                                    // end::exercise[]
+                                    // end::exercise-ch01-f[]
                                 };
                                 r.run();
                             }
@@ -334,9 +342,9 @@ class StudentVersionScriptTest {
                         package p;
                         class Bad {
                             void f() {
-                                // exercise::ch01-f[]
+                                // tag::exercise-ch01-f[]
                                 if (true) {
-                                // end::exercise[]
+                                // end::exercise-ch01-f[]
                                 }
                             }
                         }
@@ -345,11 +353,33 @@ class StudentVersionScriptTest {
                         package p;
                         class Bad {
                             void f() {
-                                // exercise::enable-external[]
+                                // tag::exercise-enable-external[]
+                                // end::exercise-enable-external[]
+                            }
+                        }
+                        """, "malformed exercise marker '// tag::exercise-enable-external[]'"),
+                Arguments.of("end marker naming another exercise", 6, """
+                        package p;
+                        class Bad {
+                            void f() {
+                                // tag::exercise-ch01-f[]
+                                f();
+                                // end::exercise-ch01-g[]
+                            }
+                        }
+                        """, "exercise ch01-f (line 4) ends with '// end::exercise-ch01-g[]';"
+                                + " expected '// end::exercise-ch01-f[]'"),
+                Arguments.of("start marker in the old syntax", 4, """
+                        package p;
+                        class Bad {
+                            void f() {
+                                // exercise::ch01-f[]
+                                f();
                                 // end::exercise[]
                             }
                         }
-                        """, "malformed exercise marker '// exercise::enable-external[]'"));
+                        """, "malformed exercise marker '// exercise::ch01-f[]':"
+                                + " expected '// tag::exercise-chNN-name-in-kebab-case[]'"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -375,9 +405,9 @@ class StudentVersionScriptTest {
                 package p;
                 class %s {
                     void f() {
-                        // exercise::ch01-twice[]
+                        // tag::exercise-ch01-twice[]
                         f();
-                        // end::exercise[]
+                        // end::exercise-ch01-twice[]
                     }
                 }
                 """;

@@ -27,9 +27,16 @@ class StudentVersionTest {
 
     private static final String CHAPTER_01_MAIN = "chapter01-eventloop/src/main/java";
 
-    /** Deliberately simpler than the generator's own parser, so the two can disagree. */
-    private static final Pattern START = Pattern.compile("^\\s*//\\s*exercise::(\\S+)\\[\\]\\s*$");
-    private static final Pattern END = Pattern.compile("^\\s*//\\s*end::exercise\\[\\]\\s*$");
+    /**
+     * Deliberately simpler than the generator's own parser, so the two can disagree. Book tags
+     * ({@code tag::notify[]}) do not match: only tags named {@code exercise-...} are exercises.
+     */
+    private static final Pattern START = Pattern.compile("^\\s*//\\s*tag::exercise-(\\S+?)\\[\\]\\s*$");
+
+    /** The end marker of exercise {@code name}: it repeats the start marker's name. */
+    private static Pattern endMarkerOf(String name) {
+        return Pattern.compile("^\\s*//\\s*end::exercise-" + Pattern.quote(name) + "\\[\\]\\s*$");
+    }
 
     private static Path root;
     private static Path student;
@@ -68,11 +75,12 @@ class StudentVersionTest {
         for (int i = 0; i < lines.size(); i++) {
             Matcher start = START.matcher(lines.get(i));
             if (start.matches()) {
+                Pattern endMarker = endMarkerOf(start.group(1));
                 int end = i + 1;
-                while (end < lines.size() && !END.matcher(lines.get(end)).matches()) {
+                while (end < lines.size() && !endMarker.matcher(lines.get(end)).matches()) {
                     end++;
                 }
-                assertThat(end).as("%s:%d: exercise %s has no end marker", rel, i + 1, start.group(1))
+                assertThat(end).as("%s:%d: exercise %s has no end marker with its name", rel, i + 1, start.group(1))
                         .isLessThan(lines.size());
                 regions.add(new Region(start.group(1), rel, i, end));
             }
