@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.dataplane.aio.linux.LibC;
 import dev.dataplane.aio.linux.PollFds;
 import java.util.Arrays;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -51,32 +50,6 @@ class HistoricalBugsTest {
                 committed.countDown();
                 LoopThread.await(release);
             }
-        }
-    }
-
-    /** Work for the home thread, found in the prepare phase (as bottom halves will be). */
-    static final class WorkQueue implements AioEventSource {
-        final ConcurrentLinkedQueue<Runnable> items = new ConcurrentLinkedQueue<>();
-
-        @Override
-        public long timeoutNs() {
-            return items.isEmpty() ? -1 : 0;
-        }
-
-        @Override
-        public boolean dispatch() {
-            boolean any = false;
-            Runnable r;
-            while ((r = items.poll()) != null) {
-                r.run();
-                any = true;
-            }
-            return any;
-        }
-
-        @Override
-        public Phase phase() {
-            return Phase.BEFORE_HANDLERS;
         }
     }
 
@@ -170,7 +143,7 @@ class HistoricalBugsTest {
                 // request for the main loop and notifies it.
                 ctx.setEventNotifier(mmio, false, e -> {
                     e.testAndClear();
-                    work.items.add(workDone::countDown);
+                    work.add(workDone::countDown);
                     ctx.notifyEvent();                       // the main loop is asleep: eventfd written
                 }, null, null);
                 hold.holdThread = main.thread();
@@ -186,7 +159,7 @@ class HistoricalBugsTest {
                 boolean wakeUpPending = ctx.isNotified() || readable(ctx.contextNotifier().fd());
                 hold.release.countDown();                    // main loop goes to sleep now
                 if (!wakeUpPending) {
-                    assertThat(work.items).hasSize(1);       // work queued, nobody will run it
+                    assertThat(work.size()).isEqualTo(1);    // work queued, nobody will run it
                     ctx.notifyEvent();                       // rescue
                 }
                 LoopThread.await(workDone);
