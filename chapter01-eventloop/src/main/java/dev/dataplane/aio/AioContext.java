@@ -623,15 +623,21 @@ public final class AioContext implements AutoCloseable {
         progress |= dispatchSources(AioEventSource.Phase.AFTER_HANDLERS);
 
         statPolls++;
-        trace.context = name;
-        trace.blocking = blocking;
-        trace.timeoutNs = timeout;
-        trace.waited = waited;
-        trace.progress = progress;
-        trace.commit();
+        commitTrace(trace, blocking, timeout, waited, progress);
         return progress;
     }
     // end::poll[]
+
+    private void commitTrace(AioPollEvent trace, boolean blocking, long timeout, boolean waited, boolean progress) {
+        if (trace.shouldCommit()) {
+            trace.context = name;
+            trace.blocking = blocking;
+            trace.timeoutNs = timeout;
+            trace.waited = waited;
+            trace.progress = progress;
+            trace.commit();
+        }
+    }
 
     private ReadyList enterPoll() {
         if (pollDepth == readyLists.size()) {

@@ -19,9 +19,16 @@ final class PollFdMonitor implements FdMonitor {
     private final AioContext ctx;
     private final PollFds pollFds = new PollFds(16);
     private AioHandler[] nodes = new AioHandler[16];
+    /** True for the throw-away instance a foreign poller gets (see {@link #await}). */
+    private final boolean privateToCaller;
 
     PollFdMonitor(AioContext ctx) {
+        this(ctx, false);
+    }
+
+    private PollFdMonitor(AioContext ctx, boolean privateToCaller) {
         this.ctx = ctx;
+        this.privateToCaller = privateToCaller;
     }
 
     @Override
@@ -49,6 +56,12 @@ final class PollFdMonitor implements FdMonitor {
 
     /** The wait itself; {@code mayUpgrade} is false when epoll borrows it as a fallback. */
     int await(ReadyList ready, long timeoutNs, boolean mayUpgrade) {
+        if (!privateToCaller && !ctx.inHomeThread()) {
+            // Only reachable with HistoricalBug.FOREIGN_THREAD_POLL: a second poller must not
+            // scribble over the home thread's arrays (QEMU keeps them thread-local for the
+            // same reason), so it gets its own.
+            return new PollFdMonitor(ctx, true).await(ready, timeoutNs, false);
+        }
         boolean externalDisabled = ctx.isExternalDisabled();
         int n = 0;
         for (AioHandler node = ctx.handlerListHead(); node != null; node = node.next) {

@@ -190,15 +190,8 @@ class FdHandlerTest {
     @Test
     void aHandlerAddedFromAnotherThreadIsSeenByABlockedPoll() {
         CountDownLatch aboutToBlock = new CountDownLatch(1);
-        PollProbe probe = new PollProbe() {
-            @Override
-            public void beforeWait(AioContext c, int[] fds, long timeoutNs) {
-                if (timeoutNs == -1) {
-                    aboutToBlock.countDown();
-                }
-            }
-        };
-        try (LoopThread loop = new LoopThread("blocked-loop", b -> b.probe(probe).fdMonitor(AioContext.FdMonitorKind.POLL));
+        try (LoopThread loop = new LoopThread("blocked-loop",
+                b -> b.probe(TestSources.onSleep(aboutToBlock)).fdMonitor(AioContext.FdMonitorKind.POLL));
              EventNotifier n = new EventNotifier()) {
             LoopThread.await(aboutToBlock); // the loop sleeps in ppoll without n's fd in its set
             CountDownLatch called = new CountDownLatch(1);

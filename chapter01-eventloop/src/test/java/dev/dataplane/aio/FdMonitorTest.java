@@ -59,22 +59,7 @@ class FdMonitorTest {
     @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL"})
     void bothMonitorsHonourATimeout(FdMonitorKind kind) {
         try (AioContext ctx = AioContext.builder().fdMonitor(kind).build()) {
-            ctx.addEventSource(new AioEventSource() {
-                @Override
-                public long timeoutNs() {
-                    return 1_500_000;
-                }
-
-                @Override
-                public boolean dispatch() {
-                    return false;
-                }
-
-                @Override
-                public Phase phase() {
-                    return Phase.AFTER_HANDLERS;
-                }
-            });
+            ctx.addEventSource(TestSources.fixedTimeout(1_500_000));
             ctx.poll(false);
             long start = System.nanoTime();
             assertThat(ctx.poll(true)).isFalse();

@@ -55,14 +55,7 @@ class PollTest {
     @Test
     void aBlockingPollWithOnlyTheNotifierReturnsFalseAfterANotifyFromAnotherThread() {
         CountDownLatch sleeping = new CountDownLatch(1);
-        AioContext c = AioContext.builder().name("sleeper").probe(new PollProbe() {
-            @Override
-            public void beforeWait(AioContext x, int[] fds, long timeoutNs) {
-                if (timeoutNs == -1) {
-                    sleeping.countDown();
-                }
-            }
-        }).build();
+        AioContext c = AioContext.builder().name("sleeper").probe(TestSources.onSleep(sleeping)).build();
         try {
             Thread kicker = new Thread(() -> {
                 LoopThread.await(sleeping);
@@ -154,22 +147,7 @@ class PollTest {
 
     @Test
     void aSourceTimeoutBoundsTheSleep() {
-        ctx.addEventSource(new AioEventSource() {
-            @Override
-            public long timeoutNs() {
-                return 2_000_000; // 2 ms
-            }
-
-            @Override
-            public boolean dispatch() {
-                return false;
-            }
-
-            @Override
-            public Phase phase() {
-                return Phase.AFTER_HANDLERS;
-            }
-        });
+        ctx.addEventSource(TestSources.fixedTimeout(2_000_000)); // 2 ms
         ctx.poll(false); // accept the notification that addEventSource made
         long start = System.nanoTime();
         assertThat(ctx.poll(true)).isFalse();

@@ -1,0 +1,41 @@
+package dev.dataplane.aio;
+
+import java.util.concurrent.CountDownLatch;
+
+/** Test helpers: small event sources and probes that several tests need. */
+final class TestSources {
+    private TestSources() {
+    }
+
+    /** A source that never has work but lets a blocking poll sleep at most {@code ns}. */
+    static AioEventSource fixedTimeout(long ns) {
+        return new AioEventSource() {
+            @Override
+            public long timeoutNs() {
+                return ns;
+            }
+
+            @Override
+            public boolean dispatch() {
+                return false;
+            }
+
+            @Override
+            public Phase phase() {
+                return Phase.AFTER_HANDLERS;
+            }
+        };
+    }
+
+    /** A probe that counts {@code latch} down whenever a poll is about to sleep without a timeout. */
+    static PollProbe onSleep(CountDownLatch latch) {
+        return new PollProbe() {
+            @Override
+            public void beforeWait(AioContext ctx, int[] fds, long timeoutNs) {
+                if (timeoutNs == -1) {
+                    latch.countDown();
+                }
+            }
+        };
+    }
+}
