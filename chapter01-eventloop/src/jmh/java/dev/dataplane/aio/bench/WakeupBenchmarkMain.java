@@ -7,6 +7,7 @@ import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -132,21 +133,16 @@ public final class WakeupBenchmarkMain {
     }
 
     /**
-     * Pause between the round trips of the idle check. Back to back, a round trip takes about a
-     * microsecond and loop B's window stays at its first size (4 µs). A ping that comes later
-     * than the window but sooner than poll-max-ns makes the adaptive rule double the window, so
-     * 10 µs gaps grow it (to 16 µs here). Longer gaps do not help on these virtual machines: a
-     * ping that misses the window must wake B through the kernel, which takes another 15–25 µs,
-     * and a total beyond poll-max-ns (32.8 µs) shrinks the window to zero instead.
-     */
-    private static final long IDLE_CHECK_PAUSE_NS = 10_000;
-
-    /**
-     * Ping-pongs a polling pair for {@code trafficMs}, pausing between round trips so that B's
-     * poll window grows, then leaves B alone for {@code idleMs}. B's thread CPU time is read just
-     * before the last ping and again at the end, so the interval covers B handling that ping, its
-     * whole last poll window (spun in vain, the price of polling a loop that has gone idle, which
-     * poll-max-ns bounds) and the idle time.
+     * Ping-pongs a polling pair back to back for {@code trafficMs}, which opens loop B's poll
+     * window (from 0 to its first size, 4 µs) and keeps B in poll mode, then leaves B alone for
+     * {@code idleMs}. B's thread CPU time is read just before the last ping and again at the end,
+     * so the interval covers B handling that ping, its whole last poll window (spun in vain: the
+     * price of polling a loop that has just gone idle, which poll-max-ns bounds) and the idle time.
+     *
+     * <p>Spacing the pings to push the window towards its 32 µs ceiling does not work reliably
+     * here: a ping that misses the window has to wake B through the kernel, which on these
+     * virtual machines adds 5–45 µs, and a total beyond poll-max-ns shrinks the window to zero
+     * instead. Whatever the window, the spin after the last event is at most poll-max-ns.
      */
     private static IdleCost measureIdleCost(long trafficMs, long idleMs) throws InterruptedException {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
@@ -163,10 +159,6 @@ public final class WakeupBenchmarkMain {
             while (System.nanoTime() - end < 0) {
                 pair.roundTrip();
                 trips++;
-                long resume = System.nanoTime() + IDLE_CHECK_PAUSE_NS;
-                while (System.nanoTime() - resume < 0) {
-                    Thread.onSpinWait();
-                }
             }
             AioContext.Statistics afterTraffic = pair.loopBStatistics();
             long cpu0 = mx.getThreadCpuTime(id);
@@ -190,17 +182,24 @@ public final class WakeupBenchmarkMain {
                 quick ? "QUICK smoke run: " : "", rounds, quick ? 1 : FULL_MEASUREMENTS));
         out.append("loop A = the JMH thread, loop B = a thread of its own; one op = ping + pong\n\n");
         double netty = p.get("nettyEpoll").getPercentile(50);
-        out.append(String.format(Locale.ROOT, "%-32s %9s %9s %10s %9s   %s%n", "peer", "p50 us", "p99 us",
-                "p50/Netty", "samples", "p50 us per round"));
+        out.append(String.format(Locale.ROOT, "%-32s %9s %9s %10s %10s %9s   %s%n", "peer", "p50 us", "p99 us",
+                "p50/Netty", "rnd ratio", "samples", "p50 us per round"));
+        double[] nettyRounds = roundP50.get("nettyEpoll");
         for (Peer peer : PEERS) {
             Statistics st = p.get(peer.method());
+            double[] mine = roundP50.get(peer.method());
             StringBuilder perRound = new StringBuilder();
-            for (double v : roundP50.get(peer.method())) {
-                perRound.append(String.format(Locale.ROOT, " %.2f", v));
+            double[] ratios = new double[mine.length];
+            for (int i = 0; i < mine.length; i++) {
+                perRound.append(String.format(Locale.ROOT, " %.2f", mine[i]));
+                ratios[i] = mine[i] / nettyRounds[i];
             }
-            out.append(String.format(Locale.ROOT, "%-32s %9.2f %9.2f %10.3f %9d  %s%n", peer.label(),
-                    st.getPercentile(50), st.getPercentile(99), st.getPercentile(50) / netty, st.getN(), perRound));
+            out.append(String.format(Locale.ROOT, "%-32s %9.2f %9.2f %10.3f %10.3f %9d  %s%n", peer.label(),
+                    st.getPercentile(50), st.getPercentile(99), st.getPercentile(50) / netty, median(ratios),
+                    st.getN(), perRound));
         }
+        out.append("(p50/Netty: pooled p50 over pooled Netty p50, what the targets use; rnd ratio: median over the\n"
+                + " rounds of the same ratio within one round, less sensitive to the background load drifting)\n");
 
         out.append("\ntargets\n");
         double blocking = p.get("aioBlocking").getPercentile(50) / netty;
@@ -219,16 +218,23 @@ public final class WakeupBenchmarkMain {
             AioContext.Statistics a = idle.afterTraffic();
             AioContext.Statistics b = idle.afterIdle();
             out.append(String.format(Locale.ROOT,
-                    "  (idle check, not JMH: %d round trips %d us apart first; loop B's busy polling found the"
-                            + " work of %d of its %d polls;%n   from the last ping through %.1f s of idleness loop B"
-                            + " completed %d polls and %d kernel waits)%n",
-                    idle.roundTrips(), IDLE_CHECK_PAUSE_NS / 1000, a.pollModeHits(), a.polls(), idle.wallNs() / 1e9,
+                    "  (idle check, not JMH: %d round trips first; loop B's busy polling found the work of %d"
+                            + " of its %d polls;%n   from the last ping through %.1f s of idleness loop B completed"
+                            + " %d polls and %d kernel waits)%n",
+                    idle.roundTrips(), a.pollModeHits(), a.polls(), idle.wallNs() / 1e9,
                     b.polls() - a.polls(), b.waits() - a.waits()));
         }
         out.append(String.format(Locale.ROOT, "%nload average (1/5/15 min): before %s, after %s; %d CPUs%n",
                 loadBefore, loadAfter, Runtime.getRuntime().availableProcessors()));
         System.out.print(out);
         System.out.flush();
+    }
+
+    private static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
     private static String target(String what, String measured, boolean pass) {
