@@ -324,6 +324,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, boolean isExternal, IoHandler ioRead, IoHandler ioWrite,
                              AioPollFn ioPoll, IoHandler ioPollReady) {
+        checkOpen(); // first: a closed context's notifier fd number may already be reused
         if (fd == notifier.fd()) {
             throw new IllegalArgumentException(name + ": fd " + fd + " is the context's own notifier");
         }
@@ -856,7 +857,7 @@ public final class AioContext implements AutoCloseable {
      * </ul>
      */
     static long adjustPollNs(long ns, long blockNs, long maxNs, long grow, long shrink) {
-        // exercise::ch01-poll-window[]
+        // tag::exercise-ch01-poll-window[]
         if (blockNs <= ns) {
             return ns;
         }
@@ -868,7 +869,7 @@ public final class AioContext implements AutoCloseable {
             return Math.min(grown, maxNs);
         }
         return ns;
-        // end::exercise[]
+        // end::exercise-ch01-poll-window[]
     }
 
     /**
@@ -939,7 +940,7 @@ public final class AioContext implements AutoCloseable {
 
     /** The notifier's half of the Dekker pair. Returns whether the eventfd was written. */
     private boolean kickIfSleeping() {
-        // exercise::ch01-notify[]
+        // tag::exercise-ch01-notify[]
         // Release: whatever the caller published before notifying (a handler, a bottom half)
         // is visible to a loop that sees notified == true.
         NOTIFIED.setRelease(this, true);
@@ -951,7 +952,7 @@ public final class AioContext implements AutoCloseable {
             return true;
         }
         return false; // nobody can be asleep: the next poll will look before it sleeps
-        // end::exercise[]
+        // end::exercise-ch01-notify[]
     }
 
     /**
@@ -1018,7 +1019,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     private void enableExternalAndKick() {
-        // exercise::ch01-enable-external[]
+        // tag::exercise-ch01-enable-external[]
         int old = externalDisableCnt.getAndDecrement();
         if (old <= 0) {
             externalDisableCnt.incrementAndGet();
@@ -1027,7 +1028,7 @@ public final class AioContext implements AutoCloseable {
         if (old == 1) {
             notifyEvent(); // re-arm: make a sleeping loop rebuild its wait set
         }
-        // end::exercise[]
+        // end::exercise-ch01-enable-external[]
     }
     // end::enable-external[]
 

@@ -1,0 +1,17 @@
+package dev.dataplane.testsupport;
+
+import java.time.Duration;
+
+/**
+ * Generous upper bounds for tests that wait. They bound how long a broken build takes to say so,
+ * not how long the work normally takes: a loaded two-core CI machine must never hit them when
+ * the code is right.
+ */
+public final class Timeouts {
+
+    /** A child JVM or tool (javac, the student-version script, later QEMU) running to completion. */
+    public static final Duration CHILD_PROCESS = Duration.ofMinutes(3);
+
+    private Timeouts() {
+    }
+}
