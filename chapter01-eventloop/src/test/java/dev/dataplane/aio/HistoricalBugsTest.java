@@ -65,16 +65,19 @@ class HistoricalBugsTest {
         /** Runs the scenario; returns whether the guest's request was served without help. */
         boolean guestServedAfterEnable(HistoricalBug... bugs) {
             CountDownLatch asleepWithoutGuest = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicBoolean armed = new AtomicBoolean();
             AtomicInteger guestFd = new AtomicInteger(-1);
-            AtomicReference<AioContext> ctxRef = new AtomicReference<>();
             PollProbe probe = new PollProbe() {
                 @Override
                 public void beforeWait(AioContext ctx, int[] fds, long timeoutNs) {
                     int g = guestFd.get();
                     // Committed to sleep: no timeout, the guest fd not watched, no kick pending.
-                    if (g >= 0 && timeoutNs == -1 && Arrays.stream(fds).noneMatch(fd -> fd == g)
-                            && !ctx.isNotified() && !readable(ctx.contextNotifier().fd())) {
+                    if (timeoutNs == -1 && Arrays.stream(fds).noneMatch(fd -> fd == g)
+                            && !ctx.isNotified() && !readable(ctx.contextNotifier().fd())
+                            && armed.compareAndSet(true, false)) {
                         asleepWithoutGuest.countDown();
+                        LoopThread.await(release);   // held here while the test looks
                     }
                 }
             };
@@ -82,20 +85,22 @@ class HistoricalBugsTest {
                     .fdMonitor(AioContext.FdMonitorKind.POLL).reintroduce(bugs));
                  EventNotifier ioeventfd = new EventNotifier()) {
                 AioContext ctx = iothread.ctx;
-                ctxRef.set(ctx);
                 CountDownLatch served = new CountDownLatch(1);
                 ctx.disableExternal();                       // a drained section begins
+                guestFd.set(ioeventfd.fd());
                 ctx.setEventNotifier(ioeventfd, true, e -> {
                     e.testAndClear();
                     served.countDown();
                 }, null, null);
-                guestFd.set(ioeventfd.fd());
                 ioeventfd.set();                             // the guest kicks meanwhile
+                armed.set(true);
+                ctx.notifyEvent();                           // one more iteration, then it sleeps
                 LoopThread.await(asleepWithoutGuest);
 
                 ctx.enableExternal();                        // the drained section ends
 
                 boolean woken = ctx.isNotified() || readable(ctx.contextNotifier().fd());
+                release.countDown();                         // the IOThread enters ppoll now
                 if (!woken) {
                     // Nothing can end that ppoll: its set lacks the guest fd and no kick is
                     // pending. This is the hang. Show it, then rescue the thread.
