@@ -26,9 +26,9 @@ import picocli.CommandLine.Spec;
  * client threads that send lines and check every echo.
  *
  * <pre>
- * ./mvnw -q -Pdemo package                                 # 3 clients, 4 lines each, then exit
- * ./mvnw -q -Pdemo package -Ddemo.args="--clients 70"      # watch the switch to epoll
- * ./mvnw -q -Pdemo package -Ddemo.args="--serve --port 7000"   # then: nc 127.0.0.1 7000
+ * scripts/dataplane                           # 3 clients, 4 lines each, then exit
+ * scripts/dataplane --clients 70              # watch the switch to epoll
+ * scripts/dataplane --serve --port 7000       # then: nc 127.0.0.1 7000
  * </pre>
  *
  * <p>Exit status: 0 if every echo matched, 1 if something failed at run time, 2 for bad
