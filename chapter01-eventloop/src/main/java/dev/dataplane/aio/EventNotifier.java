@@ -1,6 +1,7 @@
 package dev.dataplane.aio;
 
 import dev.dataplane.aio.linux.LibC;
+import dev.dataplane.aio.linux.NativeScratch;
 
 /**
  * A level-triggered wake-up flag that other threads can set and an event loop can wait for,
@@ -17,6 +18,8 @@ import dev.dataplane.aio.linux.LibC;
  */
 public final class EventNotifier implements AutoCloseable {
     private final int fd;
+    /** Where a drain reads the counter to; the value itself is never used. */
+    private final NativeScratch scratch = new NativeScratch(8);
     private volatile boolean closed;
 
     /** Creates a notifier in the cleared state. */
@@ -43,7 +46,7 @@ public final class EventNotifier implements AutoCloseable {
      * collapse into one {@code true}: a notification is a flag, not a count.
      */
     public boolean testAndClear() {
-        return LibC.eventfdRead(fd) != 0;
+        return LibC.eventfdDrain(fd, scratch);
     }
     // end::event-notifier[]
 

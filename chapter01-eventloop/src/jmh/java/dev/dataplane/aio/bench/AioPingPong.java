@@ -1,6 +1,7 @@
 package dev.dataplane.aio.bench;
 
 import dev.dataplane.aio.AioContext;
+import dev.dataplane.aio.AioEventSource;
 import dev.dataplane.aio.EventNotifier;
 import java.util.concurrent.TimeUnit;
 
@@ -11,10 +12,15 @@ import java.util.concurrent.TimeUnit;
  * One {@link #roundTrip()} is A pinging B and then waiting, inside its own {@code poll(true)},
  * for B's pong.
  *
- * <p>Two flavours:
+ * <p>Three flavours:
  * <ul>
  *   <li>{@link #blocking()}: no busy polling; every message is an eventfd write that wakes the
  *       receiver out of its wait in the kernel.</li>
+ *   <li>{@link #notifying()}: no busy polling; a message is put in the receiver's mailbox (an
+ *       {@link AioEventSource}) and the receiver's context is told with
+ *       {@link AioContext#notifyEvent()}, which writes the eventfd only if the receiver may be
+ *       asleep. This is the shape of Netty's {@code execute()} and of QEMU's
+ *       {@code aio_bh_schedule_oneshot} (chapter 2).</li>
  *   <li>{@link #polling(long)}: both contexts busy-poll for up to {@code maxNs} before sleeping,
  *       and a receiver that is busy-polling tells senders not to write its eventfd at all, the
  *       way a virtio device suppresses guest notifications while it polls the virtqueue.</li>
@@ -50,6 +56,9 @@ public final class AioPingPong implements AutoCloseable {
      */
     public static final long QEMU_IOTHREAD_POLL_MAX_NS = 32_768;
 
+    private enum Flavour { DOORBELL, NOTIFY, POLLING }
+
+    private final Flavour flavour;
     private final boolean polling;
     private final Side a;
     private final Side b;
@@ -61,7 +70,12 @@ public final class AioPingPong implements AutoCloseable {
 
     /** A pair without busy polling: every message wakes its receiver through the kernel. */
     public static AioPingPong blocking() {
-        return new AioPingPong(false, 0);
+        return new AioPingPong(Flavour.DOORBELL, 0);
+    }
+
+    /** A pair without busy polling that hands messages over with {@code notifyEvent()}. */
+    public static AioPingPong notifying() {
+        return new AioPingPong(Flavour.NOTIFY, 0);
     }
 
     /** A pair that busy-polls for up to {@code maxNs} and suppresses kicks while polling. */
@@ -69,11 +83,12 @@ public final class AioPingPong implements AutoCloseable {
         if (maxNs <= 0) {
             throw new IllegalArgumentException("polling needs a positive poll-max-ns: " + maxNs);
         }
-        return new AioPingPong(true, maxNs);
+        return new AioPingPong(Flavour.POLLING, maxNs);
     }
 
-    private AioPingPong(boolean polling, long maxNs) {
-        this.polling = polling;
+    private AioPingPong(Flavour flavour, long maxNs) {
+        this.flavour = flavour;
+        this.polling = flavour == Flavour.POLLING;
         this.loopB = new Thread(this::runLoopB, polling ? "aio-poll-loop-b" : "aio-loop-b");
         loopB.setDaemon(true); // a benchmark that fails must not keep its fork alive
         this.a = new Side(AioContext.builder().name("bench-a").build());
@@ -84,6 +99,15 @@ public final class AioPingPong implements AutoCloseable {
             b.ctx.setPollParams(maxNs, 0, 0);
             registerPolling(b, a::send);
             registerPolling(a, () -> pongReceived = true);
+        } else if (flavour == Flavour.NOTIFY) {
+            // tag::bench-aio-notify[]
+            // Each side's mailbox is an event source: the loop finds a message in its prepare
+            // phase, and notifyEvent() wakes it only if it may be asleep.
+            b.mailbox = new Mailbox(a::send);
+            a.mailbox = new Mailbox(() -> pongReceived = true);
+            b.ctx.addEventSource(b.mailbox);
+            a.ctx.addEventSource(a.mailbox);
+            // end::bench-aio-notify[]
         } else {
             // tag::bench-aio-pingpong[]
             // B answers a ping: clear B's notifier, then set A's, which is the pong.
@@ -124,7 +148,7 @@ public final class AioPingPong implements AutoCloseable {
             }
         } catch (Throwable t) {
             loopBFailure = t;
-            a.inbox.set();
+            a.ctx.notifyEvent(); // wakes A in every flavour; roundTrip() then rethrows
             throw t;
         } finally {
             b.ctx.removeEventNotifier(b.inbox);
@@ -196,6 +220,8 @@ public final class AioPingPong implements AutoCloseable {
         volatile boolean kickSuppressed;
         /** What the message makes this side do; set before B's thread starts. */
         Runnable onMessage;
+        /** Notify flavour: where messages wait; set before B's thread starts. */
+        Mailbox mailbox;
 
         Side(AioContext ctx) {
             this.ctx = ctx;
@@ -218,6 +244,11 @@ public final class AioPingPong implements AutoCloseable {
          * side's store, and the message could wait until some unrelated wake-up.)
          */
         void send() {
+            if (flavour == Flavour.NOTIFY) {
+                mailbox.post();
+                ctx.notifyEvent();       // aio_notify: the eventfd only if the receiver may sleep
+                return;
+            }
             if (!polling) {
                 inbox.set();
                 return;
@@ -239,6 +270,45 @@ public final class AioPingPong implements AutoCloseable {
                 pending = false;         // before answering: see "Messages" in the class notes
                 onMessage.run();
             }
+        }
+    }
+
+    /**
+     * One message slot read in the loop's prepare phase. At most one message is in flight, so a
+     * flag is enough. {@code pending} is volatile: the sender's write of it comes before its
+     * notifyEvent(), whose full fence pairs with the one in poll(), so a loop that sees the
+     * notification also sees the message.
+     */
+    private static final class Mailbox implements AioEventSource {
+        private final Runnable onMessage;
+        private volatile boolean pending;
+
+        Mailbox(Runnable onMessage) {
+            this.onMessage = onMessage;
+        }
+
+        void post() {
+            pending = true;
+        }
+
+        @Override
+        public long timeoutNs() {
+            return pending ? 0 : -1;
+        }
+
+        @Override
+        public boolean dispatch() {
+            if (!pending) {
+                return false;
+            }
+            pending = false;
+            onMessage.run();
+            return true;
+        }
+
+        @Override
+        public Phase phase() {
+            return Phase.BEFORE_HANDLERS;
         }
     }
 }

@@ -16,7 +16,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Cross-thread wake-up round trip between two event loops, four ways, in one run: one operation is
+ * Cross-thread wake-up round trip between two event loops, five ways, in one run: one operation is
  * one ping from loop A to loop B and the pong back. {@link Mode#SampleTime} times individual
  * operations, so JMH reports percentiles, not just a mean.
  *
@@ -45,6 +45,22 @@ public class WakeupBenchmark {
         @Setup(Level.Trial)
         public void open() {
             pair = AioPingPong.blocking();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            pair.close();
+        }
+    }
+
+    /** (a') AioContext, blocking, with messages handed over through notifyEvent() and a mailbox. */
+    @State(Scope.Thread)
+    public static class AioNotify {
+        AioPingPong pair;
+
+        @Setup(Level.Trial)
+        public void open() {
+            pair = AioPingPong.notifying();
         }
 
         @TearDown(Level.Trial)
@@ -103,6 +119,11 @@ public class WakeupBenchmark {
 
     @Benchmark
     public void aioBlocking(AioBlocking s) {
+        s.pair.roundTrip();
+    }
+
+    @Benchmark
+    public void aioNotify(AioNotify s) {
         s.pair.roundTrip();
     }
 

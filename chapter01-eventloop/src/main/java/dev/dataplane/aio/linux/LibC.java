@@ -69,8 +69,6 @@ public final class LibC {
 
     static native int eventfd_write(int fd, long value);
 
-    static native int eventfd_read(int fd, long[] value);
-
     static native int epoll_create1(int flags);
 
     static native int epoll_ctl(int epfd, int op, int fd, Pointer event);
@@ -120,19 +118,20 @@ public final class LibC {
     }
 
     /**
-     * Reads and resets an eventfd's counter. Returns 0 if the eventfd was not readable
-     * ({@code EAGAIN} on a non-blocking eventfd).
+     * Resets an eventfd's counter, reading it into {@code scratch} (8 bytes of native memory the
+     * caller keeps, so the hot path allocates nothing). Returns whether it was set. Several
+     * threads may share one scratch buffer: the value read is never looked at, only whether the
+     * read succeeded.
      */
-    public static long eventfdRead(int fd) {
-        long[] value = new long[1];
-        if (eventfd_read(fd, value) < 0) {
+    public static boolean eventfdDrain(int fd, NativeScratch scratch) {
+        if (read(fd, scratch.pointer(), 8L) < 0) {
             int errno = Native.getLastError();
             if (errno == Errno.EAGAIN) {
-                return 0;
+                return false;
             }
-            throw new LinuxException("eventfd_read(fd=" + fd + ")", errno);
+            throw new LinuxException("read(eventfd=" + fd + ")", errno);
         }
-        return value[0];
+        return true;
     }
 
     /** Creates an epoll instance; see epoll_create1(2). */
