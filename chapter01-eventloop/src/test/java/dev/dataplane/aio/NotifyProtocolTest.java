@@ -30,6 +30,9 @@ class NotifyProtocolTest {
     @Test
     void aNotificationIsRememberedUntilThePollThatAcceptsIt() {
         try (AioContext ctx = new AioContext()) {
+            // Bounds the sleep if the notification is lost, so a broken solution fails, not hangs.
+            ctx.addEventSource(TestSources.fixedTimeout(5_000_000_000L));
+            ctx.poll(false); // accept the notification that addEventSource made
             ctx.notifyEvent();
             long waits = ctx.statistics().waits();
             // Must not sleep: the notification happened before the poll announced itself.
@@ -45,13 +48,16 @@ class NotifyProtocolTest {
         AioContext ctx = AioContext.builder().probe(new PollProbe() {
             @Override
             public void beforeWait(AioContext c, int[] fds, long timeoutNs) {
-                if (timeoutNs == -1) {
+                if (timeoutNs != 0) { // about to sleep (bounded by the 10 s source below)
                     assertThat(c.notifyMeCount()).as("announced before sleeping").isEqualTo(2);
                     sleeping.countDown();
                 }
             }
         }).build();
         try {
+            // Bounds the sleep if the kick never writes the eventfd: then the dispatch count
+            // below is short by one and the test fails after 10 s instead of hanging.
+            ctx.addEventSource(TestSources.fixedTimeout(10_000_000_000L));
             Thread kicker = new Thread(() -> {
                 LoopThread.await(sleeping);
                 ctx.notifyEvent();

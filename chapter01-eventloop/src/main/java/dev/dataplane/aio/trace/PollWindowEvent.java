@@ -7,11 +7,11 @@ import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
 
-/** A handler'\''s adaptive polling window changed (QEMU: poll_grow, poll_shrink). */
+/** A handler's adaptive polling window changed (QEMU: poll_grow, poll_shrink). */
 @Name("dataplane.aio.PollWindow")
 @Label("poll_grow/poll_shrink")
 @Category({"Dataplane", "AioContext"})
-@Description("A handler'\''s adaptive polling window changed (QEMU: poll_grow, poll_shrink).")
+@Description("A handler's adaptive polling window changed (QEMU: poll_grow, poll_shrink).")
 @StackTrace(false)
 public final class PollWindowEvent extends Event {
     @Label("Context")
