@@ -23,14 +23,8 @@ class ExternalClientsTest {
              EventNotifier internal = new EventNotifier()) {
             AtomicInteger guestCalls = new AtomicInteger();
             AtomicInteger internalCalls = new AtomicInteger();
-            ctx.setEventNotifier(guest, true, e -> {
-                e.testAndClear();
-                guestCalls.incrementAndGet();
-            }, null, null);
-            ctx.setEventNotifier(internal, false, e -> {
-                e.testAndClear();
-                internalCalls.incrementAndGet();
-            }, null, null);
+            TestSources.countReads(ctx, guest, true, guestCalls);
+            TestSources.countReads(ctx, internal, false, internalCalls);
             ctx.disableExternal();
             guest.set();
             internal.set();

@@ -80,15 +80,9 @@ class FdHandlerTest {
         EventNotifier n = notifier();
         AtomicInteger oldCalls = new AtomicInteger();
         AtomicInteger newCalls = new AtomicInteger();
-        ctx.setEventNotifier(n, false, e -> {
-            e.testAndClear();
-            oldCalls.incrementAndGet();
-        }, null, null);
+        TestSources.countReads(ctx, n, false, oldCalls);
         AioHandler oldNode = nodeFor(n.fd());
-        ctx.setEventNotifier(n, false, e -> {
-            e.testAndClear();
-            newCalls.incrementAndGet();
-        }, null, null);
+        TestSources.countReads(ctx, n, false, newCalls);
         AioHandler newNode = nodeFor(n.fd());
 
         n.set();
@@ -151,10 +145,7 @@ class FdHandlerTest {
         EventNotifier outer = notifier();
         EventNotifier victim = notifier();
         AtomicInteger victimCalls = new AtomicInteger();
-        ctx.setEventNotifier(victim, false, e -> {
-            e.testAndClear();
-            victimCalls.incrementAndGet();
-        }, null, null);
+        TestSources.countReads(ctx, victim, false, victimCalls);
         AioHandler victimNode = nodeFor(victim.fd());
         boolean[] freedDuringNestedPoll = {true};
         ctx.setEventNotifier(outer, false, e -> {

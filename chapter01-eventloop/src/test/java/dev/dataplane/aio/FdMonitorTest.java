@@ -22,14 +22,8 @@ class FdMonitorTest {
             assertThat(ctx.fdMonitorName()).isEqualTo(kind == FdMonitorKind.POLL ? "poll" : "epoll");
             AtomicInteger aCalls = new AtomicInteger();
             AtomicInteger bCalls = new AtomicInteger();
-            ctx.setEventNotifier(a, false, e -> {
-                e.testAndClear();
-                aCalls.incrementAndGet();
-            }, null, null);
-            ctx.setEventNotifier(b, false, e -> {
-                e.testAndClear();
-                bCalls.incrementAndGet();
-            }, null, null);
+            TestSources.countReads(ctx, a, false, aCalls);
+            TestSources.countReads(ctx, b, false, bCalls);
             a.set();
             assertThat(ctx.poll(true)).isTrue();
             assertThat(aCalls).hasValue(1);
@@ -37,10 +31,7 @@ class FdMonitorTest {
 
             // replaced: the new callback runs
             AtomicInteger replaced = new AtomicInteger();
-            ctx.setEventNotifier(b, false, e -> {
-                e.testAndClear();
-                replaced.incrementAndGet();
-            }, null, null);
+            TestSources.countReads(ctx, b, false, replaced);
             b.set();
             assertThat(ctx.poll(true)).isTrue();
             assertThat(replaced).hasValue(1);
@@ -75,10 +66,7 @@ class FdMonitorTest {
             for (int i = 0; i < AioContext.EPOLL_ENABLE_THRESHOLD; i++) {
                 EventNotifier n = new EventNotifier();
                 notifiers.add(n);
-                ctx.setEventNotifier(n, false, e -> {
-                    e.testAndClear();
-                    calls.incrementAndGet();
-                }, null, null);
+                TestSources.countReads(ctx, n, false, calls);
             }
             assertThat(ctx.fdMonitorName()).isEqualTo("poll");
             ctx.poll(false); // 65 fds with the context's own: the wait switches
@@ -154,14 +142,8 @@ class FdMonitorTest {
              EventNotifier guest = new EventNotifier(); EventNotifier internal = new EventNotifier()) {
             AtomicInteger guestCalls = new AtomicInteger();
             AtomicInteger internalCalls = new AtomicInteger();
-            ctx.setEventNotifier(guest, true, e -> {
-                e.testAndClear();
-                guestCalls.incrementAndGet();
-            }, null, null);
-            ctx.setEventNotifier(internal, false, e -> {
-                e.testAndClear();
-                internalCalls.incrementAndGet();
-            }, null, null);
+            TestSources.countReads(ctx, guest, true, guestCalls);
+            TestSources.countReads(ctx, internal, false, internalCalls);
             ctx.disableExternal();
             guest.set();
             internal.set();

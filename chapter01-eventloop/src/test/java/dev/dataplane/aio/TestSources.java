@@ -1,6 +1,7 @@
 package dev.dataplane.aio;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** Test helpers: small event sources and probes that several tests need. */
 final class TestSources {
@@ -37,5 +38,13 @@ final class TestSources {
                 }
             }
         };
+    }
+
+    /** Registers {@code n} with a read handler that clears it and counts the call in {@code calls}. */
+    static void countReads(AioContext ctx, EventNotifier n, boolean isExternal, AtomicInteger calls) {
+        ctx.setEventNotifier(n, isExternal, e -> {
+            e.testAndClear();
+            calls.incrementAndGet();
+        }, null, null);
     }
 }

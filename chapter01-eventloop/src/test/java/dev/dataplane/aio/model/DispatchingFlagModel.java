@@ -182,18 +182,10 @@ final class DispatchingFlagModel implements Model<DispatchingFlagModel.State> {
 
     private Actor<State> loopActor(boolean isMain) {
         String actorName = isMain ? "main-loop" : "vcpu";
-        return new Actor<>() {
-            @Override
-            public String name() {
-                return actorName;
-            }
-
-            @Override
-            public List<Move<State>> moves(State s) {
-                Move<State> m = loopStep(s, isMain, s.loop(isMain));
-                return m == null ? List.of() : List.of(m);
-            }
-        };
+        return Actor.of(actorName, s -> {
+            Move<State> m = loopStep(s, isMain, s.loop(isMain));
+            return m == null ? List.of() : List.of(m);
+        });
     }
 
     /** One atomic step, or null if the thread is finished or blocked. */
@@ -372,31 +364,23 @@ final class DispatchingFlagModel implements Model<DispatchingFlagModel.State> {
 
     private Actor<State> workerActor(int i) {
         String actorName = "worker" + (i + 1);
-        return new Actor<>() {
-            @Override
-            public String name() {
-                return actorName;
-            }
-
-            @Override
-            public List<Move<State>> moves(State s) {
-                return switch (s.workers().get(i)) {
-                    case COMPLETE -> Move.one(s.request(i, Req.DONE).worker(i, WorkerPc.SCHEDULE),
-                            "R%d finishes", i + 1);
-                    case SCHEDULE -> s.scheduled()
-                            ? Move.one(s.worker(i, WorkerPc.FINISHED),
-                                    "qemu_bh_schedule: scheduled already 1 -> no aio_notify")
-                            : Move.one(s.scheduled(true).worker(i, WorkerPc.NOTIFY),
-                                    "qemu_bh_schedule: scheduled 0 -> 1");
-                    case NOTIFY -> Move.one(
-                            s.worker(i, wouldWrite(s) ? WorkerPc.NOTIFY_WRITE : WorkerPc.FINISHED),
-                            notifyDecision(s));
-                    case NOTIFY_WRITE -> Move.one(s.eventfd(true).worker(i, WorkerPc.FINISHED),
-                            "eventfd=1");
-                    case FINISHED -> List.of();
-                };
-            }
-        };
+        return Actor.of(actorName, s -> {
+            return switch (s.workers().get(i)) {
+                case COMPLETE -> Move.one(s.request(i, Req.DONE).worker(i, WorkerPc.SCHEDULE),
+                        "R%d finishes", i + 1);
+                case SCHEDULE -> s.scheduled()
+                        ? Move.one(s.worker(i, WorkerPc.FINISHED),
+                                "qemu_bh_schedule: scheduled already 1 -> no aio_notify")
+                        : Move.one(s.scheduled(true).worker(i, WorkerPc.NOTIFY),
+                                "qemu_bh_schedule: scheduled 0 -> 1");
+                case NOTIFY -> Move.one(
+                        s.worker(i, wouldWrite(s) ? WorkerPc.NOTIFY_WRITE : WorkerPc.FINISHED),
+                        notifyDecision(s));
+                case NOTIFY_WRITE -> Move.one(s.eventfd(true).worker(i, WorkerPc.FINISHED),
+                        "eventfd=1");
+                case FINISHED -> List.of();
+            };
+        });
     }
 
     /** {@code aio_notify}'s decision, after its full fence. */

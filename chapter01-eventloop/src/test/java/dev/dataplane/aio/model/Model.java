@@ -61,6 +61,21 @@ interface Model<S> {
          * actor changes the state. Usually there is exactly one move; more would model a choice.
          */
         List<Move<S>> moves(S state);
+
+        /** An actor from its name and its step function. */
+        static <S> Actor<S> of(String name, java.util.function.Function<S, List<Move<S>>> moves) {
+            return new Actor<>() {
+                @Override
+                public String name() {
+                    return name;
+                }
+
+                @Override
+                public List<Move<S>> moves(S state) {
+                    return moves.apply(state);
+                }
+            };
+        }
     }
 
     /**

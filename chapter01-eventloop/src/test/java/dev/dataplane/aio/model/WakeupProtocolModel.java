@@ -467,46 +467,30 @@ final class WakeupProtocolModel implements Model<WakeupProtocolModel.State> {
 
     private Actor<State> loopActor(int who) {
         String actorName = scenario.loops().get(who).name();
-        return new Actor<>() {
-            @Override
-            public String name() {
-                return actorName;
+        return Actor.of(actorName, s -> {
+            Loop me = s.loops().get(who);
+            if (me.finished() || asleep(s, me)) {
+                return List.of();
             }
-
-            @Override
-            public List<Move<State>> moves(State s) {
-                Loop me = s.loops().get(who);
-                if (me.finished() || asleep(s, me)) {
-                    return List.of();
-                }
-                Move<State> m = loopStep(s, who, me, design.loop().get(me.pc()));
-                Loop after = m.next().loops().get(who);
-                State next = m.next().with(who, settle(after.at(after.pc() + 1)));
-                return List.of(new Move<>(m.action(), next));
-            }
-        };
+            Move<State> m = loopStep(s, who, me, design.loop().get(me.pc()));
+            Loop after = m.next().loops().get(who);
+            State next = m.next().with(who, settle(after.at(after.pc() + 1)));
+            return List.of(new Move<>(m.action(), next));
+        });
     }
 
     private Actor<State> notifierActor(int who) {
         String actorName = scenario.notifiers() == 1 ? "notifier" : "notifier" + (who + 1);
-        return new Actor<>() {
-            @Override
-            public String name() {
-                return actorName;
+        return Actor.of(actorName, s -> {
+            Notifier me = s.notifiers().get(who);
+            if (me.pc() >= design.notifier().size()) {
+                return List.of();
             }
-
-            @Override
-            public List<Move<State>> moves(State s) {
-                Notifier me = s.notifiers().get(who);
-                if (me.pc() >= design.notifier().size()) {
-                    return List.of();
-                }
-                Move<State> m = notifierStep(s, who, me, design.notifier().get(me.pc()));
-                Notifier after = m.next().notifiers().get(who);
-                State next = m.next().with(who, settle(after.at(after.pc() + 1)));
-                return List.of(new Move<>(m.action(), next));
-            }
-        };
+            Move<State> m = notifierStep(s, who, me, design.notifier().get(me.pc()));
+            Notifier after = m.next().notifiers().get(who);
+            State next = m.next().with(who, settle(after.at(after.pc() + 1)));
+            return List.of(new Move<>(m.action(), next));
+        });
     }
 
     /** In a wait with timeout -1 and nothing readable: the kernel keeps the thread asleep. */
