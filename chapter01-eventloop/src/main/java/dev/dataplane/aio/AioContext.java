@@ -822,7 +822,9 @@ public final class AioContext implements AutoCloseable {
                 if (fn != null) {
                     fn.handle();
                 }
-                if (!started && node.ioPoll.poll()) {
+                // Paused external handlers get no last look either: finding their work would
+                // count as progress that dispatch then refuses, and the loop would spin.
+                if (!started && !(node.isExternal && isExternalDisabled()) && node.ioPoll.poll()) {
                     ready.addPollReady(node);
                     progress = true;
                 }

@@ -193,17 +193,19 @@ class AdaptivePollingTest {
     }
 
     @Test
-    void aPollReadyCallbackThatPollsAgainIsNotReenteredByTheNestedPoll() {
+    void aPollReadyCallbackThatPollsAgainIsNotReenteredByABlockingNestedPoll() {
         try (AioContext ctx = new AioContext(); EventNotifier n = new EventNotifier()) {
             AtomicBoolean work = new AtomicBoolean();
             AtomicInteger depth = new AtomicInteger();
             AtomicInteger maxDepth = new AtomicInteger();
+            ctx.addEventSource(TestSources.fixedTimeout(1_000_000L)); // bounds the nested sleep: 1 ms
             ctx.setPollParams(10_000_000_000L, 0, 0);
             ctx.setEventNotifier(n, false, EventNotifier::testAndClear, work::get, e -> {
-                maxDepth.accumulateAndGet(depth.incrementAndGet(), Math::max);
-                // Calls poll before clearing its condition, like a virtqueue handler that waits
-                // for a request in the middle of processing (QEMU 6d740fb01b).
-                ctx.poll(false);
+                int d = depth.incrementAndGet();
+                maxDepth.accumulateAndGet(d, Math::max);
+                if (d == 1) {
+                    ctx.poll(true);                      // busy-polls and takes a last look
+                }
                 work.set(false);
                 depth.decrementAndGet();
             });
@@ -213,6 +215,29 @@ class AdaptivePollingTest {
             work.set(true);
             ctx.poll(true);
             assertThat(maxDepth).hasValue(1);
+            ctx.removeEventNotifier(n);
+        }
+    }
+
+    @Test
+    void anEventRaisedAsPollModeEndsIsCaughtByTheLastLook() {
+        try (AioContext ctx = new AioContext(); EventNotifier n = new EventNotifier()) {
+            AtomicBoolean work = new AtomicBoolean();
+            AtomicInteger ready = new AtomicInteger();
+            ctx.addEventSource(TestSources.fixedTimeout(5_000_000_000L)); // bounds a wrongful sleep
+            ctx.setPollParams(10_000_000_000L, 0, 0);
+            ctx.setEventNotifier(n, false, EventNotifier::testAndClear, work::get, e -> {
+                work.set(false);
+                ready.incrementAndGet();
+            });
+            ctx.poll(false);
+            n.set();
+            ctx.poll(true);                              // joins polling
+            // The device posts its request exactly while notifications are re-enabled, and
+            // (like a virtqueue whose guest saw notifications still off) does not kick the fd.
+            ctx.setEventNotifierPoll(n, null, e -> work.set(true));
+            assertThat(ctx.poll(true)).isTrue();
+            assertThat(ready).hasValue(1);
             ctx.removeEventNotifier(n);
         }
     }

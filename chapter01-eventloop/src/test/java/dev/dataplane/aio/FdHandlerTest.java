@@ -7,6 +7,7 @@ import dev.dataplane.aio.linux.LibC;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -197,20 +198,22 @@ class FdHandlerTest {
     }
 
     @Test
-    void pollWithoutIoPollReadyIgnoresThePollFunction() {
-        EventNotifier n = notifier();
-        AtomicInteger polls = new AtomicInteger();
-        ctx.setPollParams(1_000_000, 0, 0);
-        ctx.setEventNotifier(n, false, EventNotifier::testAndClear, () -> {
-            polls.incrementAndGet();
-            return true;
-        }, null);
-        n.set();
-        ctx.poll(false); // dispatched through the fd; would now join polling if it could
-        n.set();
-        ctx.poll(false);
-        assertThat(polls).hasValue(0);
-        assertThat(nodeFor(n.fd()).ioPoll).isNull();
+    void aPollFunctionWithoutPollReadyIsNeverCalled() {
+        try (AioContext ctx = new AioContext(); EventNotifier n = new EventNotifier()) {
+            AtomicInteger polls = new AtomicInteger();
+            ctx.addEventSource(TestSources.fixedTimeout(1_000_000L));
+            ctx.setPollParams(1_000_000_000L, 0, 0);
+            ctx.setEventNotifier(n, false, EventNotifier::testAndClear, () -> {
+                polls.incrementAndGet();
+                return true;
+            }, null);
+            ctx.poll(false);
+            n.set();
+            ctx.poll(true);                              // dispatched through the fd
+            ctx.poll(true);                              // would busy-poll if it had joined
+            assertThat(polls).hasValue(0);
+            ctx.removeEventNotifier(n);
+        }
     }
 
     @Test
@@ -236,5 +239,42 @@ class FdHandlerTest {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
         assertThatThrownBy(() -> closed.poll(false)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aHandlerRemovedAfterItsEventsWereCollectedGetsNoReadCallback() {
+        try (AioContext ctx = new AioContext(); EventNotifier z = new EventNotifier();
+             EventNotifier x = new EventNotifier(); EventNotifier y = new EventNotifier()) {
+            ctx.addEventSource(TestSources.fixedTimeout(1_000_000_000L)); // bounds every sleep
+            ctx.setPollParams(10_000_000_000L, 0, 0);
+            AtomicBoolean zWork = new AtomicBoolean();
+            ctx.setEventNotifier(z, false, EventNotifier::testAndClear, zWork::get, e -> zWork.set(false));
+            ctx.poll(false);
+            z.set();
+            ctx.poll(true);                              // z joins polling with a 4 us window
+            AtomicInteger xReads = new AtomicInteger();
+            AtomicInteger xBegins = new AtomicInteger();
+            ctx.setEventNotifier(x, false, e -> {
+                e.testAndClear();
+                xReads.incrementAndGet();
+            }, () -> false, e -> { });
+            ctx.setEventNotifierPoll(x, e -> {           // runs after x's revents were taken
+                xBegins.incrementAndGet();
+                ctx.removeEventNotifier(x);
+            }, null);
+            ctx.setEventNotifier(y, false, e -> {        // newer, so dispatched before x
+                e.testAndClear();
+                zWork.set(true);
+                ctx.poll(true);                          // busy-polls z: poll mode stays on
+            }, () -> false, e -> { });
+            ctx.poll(false);
+            x.set();
+            y.set();
+            ctx.poll(true);
+            assertThat(xBegins).as("x's io_poll_begin ran (scenario reached)").hasValue(1);
+            assertThat(xReads).as("read callback of a removed handler").hasValue(0);
+            ctx.removeEventNotifier(y);
+            ctx.removeEventNotifier(z);
+        }
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.aio.AioContext.FdMonitorKind;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -158,6 +159,58 @@ class FdMonitorTest {
             assertThat(ctx.fdMonitorName()).isEqualTo("epoll");
             ctx.removeEventNotifier(guest);
             ctx.removeEventNotifier(internal);
+        }
+    }
+
+    @Test
+    void aNestedPollDoesNotSwitchToEpoll() {
+        List<EventNotifier> extra = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            extra.add(new EventNotifier());
+        }
+        try (AioContext ctx = AioContext.builder().epollThreshold(8).build();
+             EventNotifier trigger = new EventNotifier()) {
+            String[] inside = new String[1];
+            ctx.setEventNotifier(trigger, false, e -> {
+                e.testAndClear();
+                extra.forEach(x -> ctx.setEventNotifier(x, false, EventNotifier::testAndClear, null, null));
+                ctx.poll(false);                         // a nested ppoll over 10 fds
+                inside[0] = ctx.fdMonitorName();
+            }, null, null);
+            trigger.set();
+            ctx.poll(false);
+            assertThat(inside[0]).as("monitor after the nested poll").isEqualTo("poll");
+            ctx.poll(false);
+            assertThat(ctx.fdMonitorName()).as("the outermost poll switches").isEqualTo("epoll");
+            extra.forEach(ctx::removeEventNotifier);
+            ctx.removeEventNotifier(trigger);
+        } finally {
+            extra.forEach(EventNotifier::close);
+        }
+    }
+
+    @Test
+    void whileExternalIsDisabledAnEpollContextWaitsWithoutTheGuestFd() {
+        List<int[]> sets = Collections.synchronizedList(new ArrayList<>());
+        AioContext ctx = AioContext.builder().fdMonitor(AioContext.FdMonitorKind.EPOLL).probe(new PollProbe() {
+            @Override
+            public void beforeWait(AioContext c, int[] fds, long timeoutNs) {
+                sets.add(fds);
+            }
+        }).build();
+        try (EventNotifier guest = new EventNotifier()) {
+            ctx.setEventNotifier(guest, true, EventNotifier::testAndClear, null, null);
+            ctx.disableExternal();
+            guest.set();
+            sets.clear();
+            assertThat(ctx.poll(false)).isFalse();
+            assertThat(sets).hasSize(1);
+            assertThat(sets.get(0)).as("a ppoll set, without the paused guest fd").isNotNull()
+                    .doesNotContain(guest.fd());
+            ctx.enableExternal();
+            ctx.removeEventNotifier(guest);
+        } finally {
+            ctx.close();
         }
     }
 }

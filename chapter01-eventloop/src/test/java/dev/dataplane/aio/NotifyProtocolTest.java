@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Collections;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicLong;
@@ -128,6 +129,33 @@ class NotifyProtocolTest {
             barrier.await();
         } catch (Exception e) {
             throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aNotificationMadeDuringDispatchKeepsTheNextPollAwake() {
+        List<Long> timeouts = Collections.synchronizedList(new ArrayList<>());
+        AioContext ctx = AioContext.builder().probe(new PollProbe() {
+            @Override
+            public void beforeWait(AioContext c, int[] fds, long timeoutNs) {
+                timeouts.add(timeoutNs);
+            }
+        }).build();
+        try (EventNotifier n = new EventNotifier()) {
+            ctx.addEventSource(TestSources.fixedTimeout(5_000_000_000L)); // bounds a wrongful sleep
+            ctx.setEventNotifier(n, false, e -> {
+                e.testAndClear();
+                ctx.notifyEvent();                       // nobody is about to sleep: flag only
+            }, null, null);
+            n.set();
+            assertThat(ctx.poll(false)).isTrue();
+            assertThat(ctx.isNotified()).as("notification from the handler still pending").isTrue();
+            timeouts.clear();
+            ctx.poll(true);
+            assertThat(timeouts).as("the next blocking poll looks without sleeping").containsExactly(0L);
+            ctx.removeEventNotifier(n);
+        } finally {
+            ctx.close();
         }
     }
 }

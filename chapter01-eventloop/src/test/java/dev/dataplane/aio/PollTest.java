@@ -55,15 +55,27 @@ class PollTest {
     @Test
     void aBlockingPollWithOnlyTheNotifierReturnsFalseAfterANotifyFromAnotherThread() {
         CountDownLatch sleeping = new CountDownLatch(1);
-        AioContext c = AioContext.builder().name("sleeper").probe(TestSources.onSleep(sleeping)).build();
+        AioContext c = AioContext.builder().name("sleeper").probe(new PollProbe() {
+            @Override
+            public void beforeWait(AioContext x, int[] fds, long timeoutNs) {
+                if (timeoutNs != 0) {
+                    sleeping.countDown();
+                }
+            }
+        }).build();
         try {
+            // Bounds the sleep: if the kick were lost, the poll would end after 10 s, without
+            // the notifier's drain, and the dispatch count below would be short by one.
+            c.addEventSource(TestSources.fixedTimeout(10_000_000_000L));
             Thread kicker = new Thread(() -> {
                 LoopThread.await(sleeping);
                 c.notifyEvent();
             });
             kicker.start();
-            c.poll(false); // accept the notification that registering the context's notifier made
+            c.poll(false); // accept the notification that the registrations made
+            long dispatches = c.statistics().dispatches();
             assertThat(c.poll(true)).as("a wake-up alone is not progress").isFalse();
+            assertThat(c.statistics().dispatches()).as("woken through the eventfd").isEqualTo(dispatches + 1);
             LoopThread.join(kicker);
         } finally {
             c.close();
