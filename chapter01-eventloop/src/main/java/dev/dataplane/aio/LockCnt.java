@@ -90,8 +90,4 @@ final class LockCnt {
     int count() {
         return count.get();
     }
-
-    boolean isLockedByCurrentThread() {
-        return mutex.isHeldByCurrentThread();
-    }
 }

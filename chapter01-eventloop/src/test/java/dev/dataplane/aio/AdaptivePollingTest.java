@@ -86,9 +86,7 @@ class AdaptivePollingTest {
                 work.set(false);
                 ready.incrementAndGet();
             });
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true); // the first event arrives through the fd
+            TestSources.dispatchThroughFd(ctx, n); // the first event arrives through the fd
             assertThat(ctx.pollNsOf(n.fd())).isPositive();
 
             work.set(true); // the next one is only visible to the poll function: no fd write
@@ -126,9 +124,7 @@ class AdaptivePollingTest {
                 return false;
             }, e -> { });
             ctx.setEventNotifierPoll(n, e -> events.add("begin"), e -> events.add("end"));
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true); // joins polling with a 4 µs window
+            TestSources.dispatchThroughFd(ctx, n); // joins polling with a 4 µs window
             events.clear();
             polls.set(0);
 
@@ -161,9 +157,7 @@ class AdaptivePollingTest {
                 polls.incrementAndGet();
                 return false;
             }, e -> { });
-            ctx.poll(false);
-            polled.set();
-            ctx.poll(true);
+            TestSources.dispatchThroughFd(ctx, polled);
             polls.set(0);
 
             ctx.setEventNotifier(plain, false, EventNotifier::testAndClear, null, null);
@@ -181,9 +175,7 @@ class AdaptivePollingTest {
         try (AioContext ctx = new AioContext(); EventNotifier n = new EventNotifier()) {
             ctx.setPollParams(10_000_000_000L, 0, 0);
             ctx.setEventNotifier(n, false, EventNotifier::testAndClear, () -> false, e -> { });
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true);
+            TestSources.dispatchThroughFd(ctx, n);
             assertThat(ctx.pollNsOf(n.fd())).isPositive();
             ctx.setPollParams(MAX, 2, 2);
             assertThat(ctx.pollNsOf(n.fd())).isZero();
@@ -209,9 +201,7 @@ class AdaptivePollingTest {
                 work.set(false);
                 depth.decrementAndGet();
             });
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true);
+            TestSources.dispatchThroughFd(ctx, n);
             work.set(true);
             ctx.poll(true);
             assertThat(maxDepth).hasValue(1);
@@ -230,9 +220,7 @@ class AdaptivePollingTest {
                 work.set(false);
                 ready.incrementAndGet();
             });
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true);                              // joins polling
+            TestSources.dispatchThroughFd(ctx, n); // joins polling
             // The device posts its request exactly while notifications are re-enabled, and
             // (like a virtqueue whose guest saw notifications still off) does not kick the fd.
             ctx.setEventNotifierPoll(n, null, e -> work.set(true));

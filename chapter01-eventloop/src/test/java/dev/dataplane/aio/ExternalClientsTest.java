@@ -105,9 +105,7 @@ class ExternalClientsTest {
                 ready.incrementAndGet();
             });
             ctx.addEventSource(TestSources.fixedTimeout(1_000_000L)); // 1 ms: the poll must sleep it out
-            ctx.poll(false);
-            guest.set();
-            ctx.poll(true);                              // joins polling
+            TestSources.dispatchThroughFd(ctx, guest); // joins polling
             ctx.disableExternal();
             work.set(true);
             long hits = ctx.statistics().pollModeHits();

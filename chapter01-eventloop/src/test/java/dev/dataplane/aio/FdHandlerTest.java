@@ -207,9 +207,7 @@ class FdHandlerTest {
                 polls.incrementAndGet();
                 return true;
             }, null);
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true);                              // dispatched through the fd
+            TestSources.dispatchThroughFd(ctx, n); // dispatched through the fd
             ctx.poll(true);                              // would busy-poll if it had joined
             assertThat(polls).hasValue(0);
             ctx.removeEventNotifier(n);
@@ -249,9 +247,7 @@ class FdHandlerTest {
             ctx.setPollParams(10_000_000_000L, 0, 0);
             AtomicBoolean zWork = new AtomicBoolean();
             ctx.setEventNotifier(z, false, EventNotifier::testAndClear, zWork::get, e -> zWork.set(false));
-            ctx.poll(false);
-            z.set();
-            ctx.poll(true);                              // z joins polling with a 4 us window
+            TestSources.dispatchThroughFd(ctx, z); // z joins polling with a 4 us window
             AtomicInteger xReads = new AtomicInteger();
             AtomicInteger xBegins = new AtomicInteger();
             ctx.setEventNotifier(x, false, e -> {

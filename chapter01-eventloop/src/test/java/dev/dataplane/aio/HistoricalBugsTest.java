@@ -371,9 +371,7 @@ class HistoricalBugsTest {
                     }
                     return false;
                 }, e -> problem.compareAndSet(null, "A's ready callback ran after A was replaced"));
-                ctx.poll(false);
-                vq.set();
-                ctx.poll(true);                              // A joins userspace polling
+                TestSources.dispatchThroughFd(ctx, vq); // A joins userspace polling
 
                 ctx.poll(true);                              // A's poll runs while B is registered
                 pollerDone.countDown();

@@ -47,4 +47,15 @@ final class TestSources {
             calls.incrementAndGet();
         }, null, null);
     }
+
+    /**
+     * Accepts whatever notifications registrations left pending, makes {@code n} ready and runs
+     * one blocking poll: {@code n}'s handler is dispatched through its fd and, if it has a poll
+     * function, joins userspace polling (its first window opens when polling is enabled).
+     */
+    static void dispatchThroughFd(AioContext ctx, EventNotifier n) {
+        ctx.poll(false);
+        n.set();
+        ctx.poll(true);
+    }
 }

@@ -60,9 +60,7 @@ class TraceEventsTest {
             AtomicBoolean work = new AtomicBoolean();
             ctx.setPollParams(10_000_000_000L, 0, 0);
             ctx.setEventNotifier(n, false, EventNotifier::testAndClear, work::get, e -> work.set(false));
-            ctx.poll(false);
-            n.set();
-            ctx.poll(true);        // read, then the window grows (PollWindow)
+            TestSources.dispatchThroughFd(ctx, n); // read, then the window grows (PollWindow)
             work.set(true);
             ctx.poll(true);        // found by busy polling (RunPollHandlers, pollReady)
             for (int i = 0; i < 4; i++) {
