@@ -8,6 +8,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * disableExternal()/enableExternal(): pausing guest-driven handlers, as drained sections did in
@@ -16,9 +18,11 @@ import org.junit.jupiter.api.Test;
 @Tag("ch01-enable-external")
 class ExternalClientsTest {
 
-    @Test
-    void externalHandlersAreSkippedWhileDisabledAndOthersAreNot() {
-        try (AioContext ctx = new AioContext(); EventNotifier guest = new EventNotifier();
+    /** On epoll the paused guest fd stays in the interest set, so the wait falls back to ppoll. */
+    @ParameterizedTest
+    @EnumSource(value = AioContext.FdMonitorKind.class, names = {"POLL", "EPOLL"})
+    void externalHandlersAreSkippedWhileDisabledAndOthersAreNot(AioContext.FdMonitorKind kind) {
+        try (AioContext ctx = AioContext.builder().fdMonitor(kind).build(); EventNotifier guest = new EventNotifier();
              EventNotifier internal = new EventNotifier()) {
             AtomicInteger guestCalls = new AtomicInteger();
             AtomicInteger internalCalls = new AtomicInteger();
@@ -35,6 +39,8 @@ class ExternalClientsTest {
             ctx.enableExternal();
             assertThat(ctx.poll(false)).isTrue();
             assertThat(guestCalls).hasValue(1);
+            assertThat(ctx.fdMonitorName()).as("the fallback is per wait, not a switch")
+                    .isEqualTo(kind == AioContext.FdMonitorKind.POLL ? "poll" : "epoll");
             ctx.removeEventNotifier(guest);
             ctx.removeEventNotifier(internal);
         }

@@ -138,31 +138,6 @@ class FdMonitorTest {
     }
 
     @Test
-    void epollFallsBackToPpollWhileExternalClientsAreDisabled() {
-        try (AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.EPOLL).build();
-             EventNotifier guest = new EventNotifier(); EventNotifier internal = new EventNotifier()) {
-            AtomicInteger guestCalls = new AtomicInteger();
-            AtomicInteger internalCalls = new AtomicInteger();
-            TestSources.countReads(ctx, guest, true, guestCalls);
-            TestSources.countReads(ctx, internal, false, internalCalls);
-            ctx.disableExternal();
-            guest.set();
-            internal.set();
-            // With the guest fd still in the epoll set, epoll would report it on every wait and
-            // a blocking poll would spin; ppoll leaves it out, so this one sees only "internal".
-            assertThat(ctx.poll(true)).isTrue();
-            assertThat(internalCalls).hasValue(1);
-            assertThat(guestCalls).hasValue(0);
-            ctx.enableExternal();
-            assertThat(ctx.poll(true)).isTrue();
-            assertThat(guestCalls).hasValue(1);
-            assertThat(ctx.fdMonitorName()).isEqualTo("epoll");
-            ctx.removeEventNotifier(guest);
-            ctx.removeEventNotifier(internal);
-        }
-    }
-
-    @Test
     void aNestedPollDoesNotSwitchToEpoll() {
         List<EventNotifier> extra = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
