@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -143,6 +145,10 @@ public final class AioContext implements AutoCloseable {
 
     // ---- chapter 2's extension point ----
     private volatile AioEventSource[] sources = new AioEventSource[0];
+    /** One object per layer type (bottom halves, timers, thread pool); see {@link #layer}. */
+    private final ConcurrentHashMap<Class<?>, Object> layers = new ConcurrentHashMap<>();
+    /** The same objects in creation order, so close() can undo them in reverse. Guarded by this. */
+    private final ArrayList<Object> layersInOrder = new ArrayList<>();
 
     // ---- home-thread state ----
     private int pollDepth;
@@ -515,6 +521,35 @@ public final class AioContext implements AutoCloseable {
     public synchronized void removeEventSource(AioEventSource source) {
         sources = Arrays.stream(sources).filter(s -> s != source).toArray(AioEventSource[]::new);
     }
+
+    // tag::layer[]
+    /**
+     * The context's instance of a layer above chapter 1, created on first use. QEMU's
+     * {@code AioContext} struct simply has fields for its bottom-half list, its timer lists and
+     * its thread pool; chapter 1 cannot name those types, so it keeps one slot per type instead.
+     * A layer usually registers itself with {@link #addEventSource} when created. Any thread; the
+     * same {@code type} always yields the same object.
+     *
+     * <p>Layers that are {@link AutoCloseable} are closed by {@link #close()}, newest first.
+     */
+    public <T> T layer(Class<T> type, Function<? super AioContext, ? extends T> create) {
+        Object found = layers.get(type); // the fast path: one lock-free lookup
+        if (found == null) {
+            // Not computeIfAbsent: creating one layer may create another (a thread pool needs
+            // the bottom halves), and ConcurrentHashMap forbids that recursion.
+            synchronized (this) {
+                found = layers.get(type);
+                if (found == null) {
+                    checkOpen();
+                    found = Objects.requireNonNull(create.apply(this), "layer factory returned null");
+                    layers.put(type, found);
+                    layersInOrder.add(found);
+                }
+            }
+        }
+        return type.cast(found);
+    }
+    // end::layer[]
 
     /** The prepare phase: the nearest "wake me by then" of all sources, -1 if none. */
     private long computeTimeout() {
@@ -1175,18 +1210,48 @@ public final class AioContext implements AutoCloseable {
         if (pollDepth != 0) {
             throw new IllegalStateException(name + ": close() from inside poll()");
         }
-        closed = true;
-        listLock.lock();
         try {
-            if (epollMonitor != null) {
-                epollMonitor.close();
-                epollMonitor = null;
-            }
-            fdMonitor = pollMonitor;
+            closeLayers(); // first: a thread pool may still need the notifier to finish
         } finally {
-            listLock.unlock();
+            closed = true;
+            listLock.lock();
+            try {
+                if (epollMonitor != null) {
+                    epollMonitor.close();
+                    epollMonitor = null;
+                }
+                fdMonitor = pollMonitor;
+            } finally {
+                listLock.unlock();
+            }
+            notifier.close();
         }
-        notifier.close();
+    }
+
+    /** Closes the {@link #layer layers}, newest first (a thread pool before its bottom halves). */
+    private void closeLayers() {
+        ArrayList<Object> toClose;
+        synchronized (this) {
+            toClose = new ArrayList<>(layersInOrder);
+        }
+        RuntimeException failure = null;
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            if (toClose.get(i) instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    // Close the others anyway; report the first failure once all had their turn.
+                    if (failure == null) {
+                        failure = new IllegalStateException(name + ": closing layer " + c + " failed", e);
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     @Override

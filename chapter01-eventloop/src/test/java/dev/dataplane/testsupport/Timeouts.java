@@ -12,6 +12,9 @@ public final class Timeouts {
     /** A child JVM or tool (javac, the student-version script, later QEMU) running to completion. */
     public static final Duration CHILD_PROCESS = Duration.ofMinutes(3);
 
+    /** A thread of the test's own reaching an agreed point (a latch, a join). */
+    public static final Duration HANDSHAKE = Duration.ofSeconds(20);
+
     private Timeouts() {
     }
 }

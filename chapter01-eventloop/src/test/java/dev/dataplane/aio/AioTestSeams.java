@@ -1,0 +1,40 @@
+package dev.dataplane.aio;
+
+import java.util.function.LongConsumer;
+
+/**
+ * The chapter-1 test seams, opened to the tests of later chapters (through the test-jar).
+ *
+ * <p>The seams themselves stay package-private in {@code dev.dataplane.aio}, so production code
+ * of any chapter cannot build a broken context. Chapter 2's historical bugs need two of them:
+ * the 2015 {@code ctx->dispatching} hang happened when a second thread polled a context that
+ * its IOThread was also polling, which QEMU allowed until 2019, and a test must know when the
+ * home thread is about to sleep.
+ */
+public final class AioTestSeams {
+    private AioTestSeams() {
+    }
+
+    /** Any thread may call {@code poll()}, as before QEMU's {@code 0dc165c1bd} (2019). */
+    public static AioContext.Builder allowForeignPolls(AioContext.Builder builder) {
+        return builder.reintroduce(HistoricalBug.FOREIGN_THREAD_POLL);
+    }
+
+    /**
+     * Calls {@code hook} with the timeout (-1 = forever) each time a poll of the context is about
+     * to wait in the kernel. The hook runs in the polling thread and may block it there.
+     */
+    public static AioContext.Builder beforeWait(AioContext.Builder builder, LongConsumer hook) {
+        return builder.probe(new PollProbe() {
+            @Override
+            public void beforeWait(AioContext ctx, int[] fds, long timeoutNs) {
+                hook.accept(timeoutNs);
+            }
+        });
+    }
+
+    /** The number of polls that may be asleep, times two (QEMU: {@code notify_me}). */
+    public static int notifyMeCount(AioContext ctx) {
+        return ctx.notifyMeCount();
+    }
+}
