@@ -95,7 +95,7 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
     /** Threads walking bottom halves right now; kept only for {@link HistoricalBug#DISPATCHING_SHORTCUT}. */
     private final AtomicInteger dispatching = new AtomicInteger();
 
-    private BottomHalves(AioContext ctx, BhProbe probe, EnumSet<HistoricalBug> bugs) {
+    private BottomHalves(AioContext ctx, BhProbe probe, EnumSet<HistoricalBug> bugs, boolean registered) {
         this.ctx = ctx;
         this.contextName = ctx.name();
         this.probe = probe;
@@ -103,23 +103,39 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
         this.bugOwnerAfterPublish = bugs.contains(HistoricalBug.READ_OWNER_AFTER_PUBLISH);
         this.bugLateClear = bugs.contains(HistoricalBug.LATE_SCHEDULED_CLEAR);
         this.bugDispatchingShortcut = bugs.contains(HistoricalBug.DISPATCHING_SHORTCUT);
-        ctx.addEventSource(this);
+        if (registered) { // false only for detached(): the test, not poll, drives that list
+            ctx.addEventSource(this);
+        }
     }
 
     /** The bottom halves of {@code ctx}, created on first use. Any thread. */
     public static BottomHalves of(AioContext ctx) {
-        return ctx.layer(BottomHalves.class, c -> new BottomHalves(c, BhProbe.NONE, EnumSet.noneOf(HistoricalBug.class)));
+        return ctx.layer(BottomHalves.class, c -> new BottomHalves(c, BhProbe.NONE, EnumSet.noneOf(HistoricalBug.class), true));
     }
 
     /** Test seam: attaches a list with probes and historical bugs; the context must have none yet. */
     static BottomHalves attach(AioContext ctx, BhProbe probe, HistoricalBug... bugs) {
         EnumSet<HistoricalBug> set = EnumSet.noneOf(HistoricalBug.class);
         set.addAll(List.of(bugs));
-        BottomHalves attached = ctx.layer(BottomHalves.class, c -> new BottomHalves(c, probe, set));
+        BottomHalves attached = ctx.layer(BottomHalves.class, c -> new BottomHalves(c, probe, set, true));
         if (attached.probe != probe) {
             throw new IllegalStateException(ctx.name() + " already has its bottom halves");
         }
         return attached;
+    }
+
+    /**
+     * Test seam for model checking: a list that notifies {@code ctx} when a bottom half is
+     * scheduled but is neither the context's layer nor one of its event sources, so
+     * {@code ctx.poll} never sees it; the test calls {@link #dispatch()} and {@link #timeoutNs()}
+     * itself. A model checker builds a fresh list for each of its thousands of runs; one shared
+     * context that is never polled serves them all, and its {@code notifyEvent()} then never
+     * writes the eventfd (no poll can be asleep).
+     */
+    static BottomHalves detached(AioContext ctx, HistoricalBug... bugs) {
+        EnumSet<HistoricalBug> set = EnumSet.noneOf(HistoricalBug.class);
+        set.addAll(List.of(bugs));
+        return new BottomHalves(ctx, BhProbe.NONE, set, false);
     }
 
     /** The context this list belongs to. */
