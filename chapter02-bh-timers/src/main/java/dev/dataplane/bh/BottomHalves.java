@@ -243,6 +243,10 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
         if (bugCachedNext || bugLateClear || bugDispatchingShortcut) {
             return dispatchHistorical();
         }
+        return bhPoll();
+    }
+
+    private boolean bhPoll() {
         // tag::exercise-ch02-bh-poll[]
         BottomHalf taken = (BottomHalf) HEAD.getAndSet(this, null);
         if (taken != null) {
