@@ -251,6 +251,15 @@ public final class CrossThreadHandOff {
      */
     public static Counts run(Peer peer, int tokenCount, long seed, long warmupMs, long measureMs)
             throws InterruptedException {
+        return run(peer, tokenCount, seed, warmupMs, measureMs, AioContext.FdMonitorKind.AUTO);
+    }
+
+    /**
+     * As {@link #run(Peer, int, long, long, long)}, with the bottom-half peer's contexts on the
+     * given fd monitor (a diagnostic: with only their own notifier, {@code AUTO} means ppoll).
+     */
+    public static Counts run(Peer peer, int tokenCount, long seed, long warmupMs, long measureMs,
+                             AioContext.FdMonitorKind fdMonitor) throws InterruptedException {
         if (tokenCount < 1) {
             throw new IllegalArgumentException("need at least one token: " + tokenCount);
         }
@@ -258,19 +267,19 @@ public final class CrossThreadHandOff {
         // Token i's sequence depends only on (seed, i): both peers make the same draws.
         SplittableRandom root = new SplittableRandom(seed);
         return switch (peer) {
-            case BH -> run.runBottomHalves(tokenCount, root, warmupMs, measureMs);
+            case BH -> run.runBottomHalves(tokenCount, root, warmupMs, measureMs, fdMonitor);
             case EXECUTOR -> run.runExecutors(tokenCount, root, warmupMs, measureMs);
         };
     }
 
-    private Counts runBottomHalves(int tokenCount, SplittableRandom root, long warmupMs, long measureMs)
-            throws InterruptedException {
+    private Counts runBottomHalves(int tokenCount, SplittableRandom root, long warmupMs, long measureMs,
+                                   AioContext.FdMonitorKind fdMonitor) throws InterruptedException {
         EventLoopThread[] loops = new EventLoopThread[CONTEXTS];
         BottomHalves[] lists = new BottomHalves[CONTEXTS];
         Thread[] threads = new Thread[CONTEXTS];
         try {
             for (int i = 0; i < CONTEXTS; i++) {
-                loops[i] = new EventLoopThread("handoff-bh-" + i);
+                loops[i] = new EventLoopThread("handoff-bh-" + i, b -> b.fdMonitor(fdMonitor));
                 lists[i] = BottomHalves.of(loops[i].ctx);
                 threads[i] = loops[i].thread();
             }
@@ -380,7 +389,8 @@ public final class CrossThreadHandOff {
      * line for {@link Chapter2BenchMain}. Arguments, all optional:
      * {@code --peer bh|executor} (default bh), {@code --slow} (10 s instead of 1 s, like QEMU's
      * {@code -m slow}), {@code --seconds S}, {@code --warmup-ms MS} (default 1000),
-     * {@code --tokens T} (default 5), {@code --seed N}.
+     * {@code --tokens T} (default 5), {@code --seed N}, {@code --fdmon auto|poll|epoll} (the
+     * bottom-half contexts' fd monitor, default auto).
      */
     public static void main(String[] args) throws InterruptedException {
         Peer peer = Peer.BH;
@@ -388,6 +398,7 @@ public final class CrossThreadHandOff {
         long warmupMs = 1000;
         int tokenCount = DEFAULT_TOKENS;
         long seed = DEFAULT_SEED;
+        AioContext.FdMonitorKind fdMonitor = AioContext.FdMonitorKind.AUTO;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--peer" -> peer = Peer.byId(args[++i]);
@@ -396,10 +407,11 @@ public final class CrossThreadHandOff {
                 case "--warmup-ms" -> warmupMs = Long.parseLong(args[++i]);
                 case "--tokens" -> tokenCount = Integer.parseInt(args[++i]);
                 case "--seed" -> seed = Long.decode(args[++i]);
+                case "--fdmon" -> fdMonitor = AioContext.FdMonitorKind.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown argument: " + args[i]);
             }
         }
-        Counts c = run(peer, tokenCount, seed, warmupMs, Math.round(seconds * 1000));
+        Counts c = run(peer, tokenCount, seed, warmupMs, Math.round(seconds * 1000), fdMonitor);
         System.out.printf(Locale.ROOT, "%s (%d contexts, %d tokens, seed %#x, %.1f s): %s%n",
                 peer.label(), CONTEXTS, tokenCount, seed, c.seconds(), c.qemuLine());
         System.out.printf(Locale.ROOT, "  %.0f hops/s, loop threads' CPU %.2f us per hop%s%n", c.hopsPerSecond(),
