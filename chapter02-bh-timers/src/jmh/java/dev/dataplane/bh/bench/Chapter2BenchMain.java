@@ -216,6 +216,7 @@ public final class Chapter2BenchMain {
             String method = bp.getBenchmark().substring(bp.getBenchmark().lastIndexOf('.') + 1);
             rows.add(new Row(method, params, r.getPrimaryResult(), bp.getMode()));
         }
+        rows.sort(Chapter2BenchMain::compareRows);
         String peer = peerMethod(family, rows);
 
         StringBuilder t = new StringBuilder();
@@ -271,6 +272,24 @@ public final class Chapter2BenchMain {
                 t.append(String.format(Locale.ROOT, "  %-30s growth %7.2f x  |%s%n", c.getKey(), growth, points));
             }
         }
+    }
+
+    /** By method, then by parameters, numerically where both values are numbers. */
+    private static int compareRows(Row a, Row b) {
+        int c = a.method().compareTo(b.method());
+        if (c != 0) {
+            return c;
+        }
+        for (Map.Entry<String, String> p : a.params().entrySet()) {
+            String va = p.getValue();
+            String vb = b.params().getOrDefault(p.getKey(), "");
+            c = isNumber(va) && isNumber(vb) ? Double.compare(Double.parseDouble(va), Double.parseDouble(vb))
+                    : va.compareTo(vb);
+            if (c != 0) {
+                return c;
+            }
+        }
+        return 0;
     }
 
     private static Row find(List<Row> rows, String method, Map<String, String> params) {
