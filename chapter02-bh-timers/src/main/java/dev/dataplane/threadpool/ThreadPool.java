@@ -324,7 +324,15 @@ public final class ThreadPool implements AutoCloseable {
                     probe.workerIdle();
                     boolean timedOut;
                     try {
-                        timedOut = requestCond.awaitNanos(idleTimeoutNs) <= 0;
+                        if (curThreads > minThreads) {
+                            timedOut = requestCond.awaitNanos(idleTimeoutNs) <= 0;
+                        } else {
+                            // A worker the minimum keeps has no timeout to wait for (QEMU's wakes
+                            // every 10 s for nothing). Untimed also means a zero idle timeout
+                            // cannot make it spin. New limits signal, and it looks again.
+                            requestCond.await();
+                            timedOut = false;
+                        }
                     } catch (InterruptedException e) {
                         // Nobody but the pool owns these threads; treat a stray interrupt as a
                         // wake-up (re-asserting it would make every later wait throw at once).

@@ -295,9 +295,17 @@ class ThreadPoolTest {
         assertThat(probe.exited).hasSize(2);
         join(probe.exited);
         assertThat(liveWorkers(ctx)).hasSize(1);
-        // The one the minimum keeps waits without a timeout: it is idle, not spinning or gone.
+        // The one the minimum keeps waits without a timeout: it is idle, not gone, and not
+        // spinning through zero-length waits. One request wakes it once and it waits once more.
         awaitUntil(probe.idle, () -> pool.statistics().idleWorkers() == 1);
+        probe.idle.drainPermits();
+        ThreadPoolRequest req = pool.submit("wake", () -> 0, (r, ret) -> { });
+        pollUntil(ctx, req::isCompleted);
+        awaitUntil(probe.idle, () -> pool.statistics().idleWorkers() == 1);
+        assertThat(probe.idle.availablePermits()).as("further waits (a spinning worker makes thousands)")
+                .isLessThanOrEqualTo(2);
         assertThat(pool.statistics().workers()).isEqualTo(1);
+        assertThat(pool.statistics().workersStarted()).isEqualTo(3);
     }
 
     @Test
