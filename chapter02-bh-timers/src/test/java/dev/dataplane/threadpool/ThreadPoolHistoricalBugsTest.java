@@ -159,7 +159,11 @@ class ThreadPoolHistoricalBugsTest {
                 return 2;
             }, (r, ret) -> { });
 
-            pollUntil(w.ctx, a::isCompleted);
+            try {
+                pollUntil(w.ctx, a::isCompleted);
+            } finally {
+                releaseB.countDown(); // if the walk failed, close() must not wait for b's worker
+            }
             boolean bInThatPass = b.isCompleted();
             State bState = b.state();
             long timeout = BottomHalves.of(w.ctx).timeoutNs();
