@@ -92,9 +92,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * it cancels that again, because the restart will look anyway and a pass with nothing to do would
  * only cost a loop iteration (QEMU {@code b7a745dc33}).
  *
- * <p><b>Reading guide:</b> {@link #submit} (tag {@code pool-submit}), {@link #workerLoop()}
- * ({@code pool-worker}), {@link #completeDoneRequests()} ({@code pool-completion}),
- * {@link #cancel(ThreadPoolRequest)} ({@code pool-cancel}), {@link #close()} ({@code pool-close}).
+ * <p><b>Reading guide</b> (with the book's tag names): {@link #submit} ({@code pool-submit}), then a
+ * worker's life, {@code workerLoop()} ({@code pool-worker}), then the completion bottom half,
+ * {@code completeDoneRequests()} ({@code pool-completion}), then {@code cancel()}
+ * ({@code pool-cancel}) and {@link #close()} ({@code pool-close}).
  */
 public final class ThreadPool implements AutoCloseable {
 
