@@ -46,10 +46,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * a condition signal and an eventfd write plus {@code ppoll} for the pool, park/unpark for the
  * executor. The work itself is the same trivial function everywhere.
  *
- * <p>Run (no Maven profile; the classpath is the module's test classpath):
- * <pre>
- * java --enable-native-access=ALL-UNNAMED -cp "$CP" org.openjdk.jmh.Main PoolLatencyBenchmark
- * </pre>
+ * <p>Run with the chapter's other benchmarks:
+ * {@code ./mvnw -q -Pbench-ch02 -pl chapter02-bh-timers -am verify -DskipTests}
+ * ({@code -Dbench.include=PoolLatency} for this one only).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -57,6 +56,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class PoolLatencyBenchmark {
+
+    /** The method {@code Chapter2BenchMain} compares the others with. */
+    public static final String PEER_METHOD = "completableFuture";
 
     /** QEMU's default poll-max-ns for an IOThread. */
     static final long QEMU_IOTHREAD_POLL_MAX_NS = 32_768;
