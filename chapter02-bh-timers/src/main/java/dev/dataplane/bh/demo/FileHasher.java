@@ -59,8 +59,9 @@ import java.util.TreeMap;
  * <p><b>Publication.</b> A worker writes its {@link HashJob}'s fields and returns; the pool
  * stores the request's DONE state with release semantics and the completion pass loads it with
  * acquire semantics before calling back, so the callback sees the fields without a lock. A batch
- * is published the same way by the bottom half's atomic flags: the walker builds the list, then
- * schedules; the loop reads it only in the callback.
+ * travels inside its oneshot's callback: scheduling publishes the bottom half with an atomic
+ * compare-and-set, and the pass takes it with an atomic swap before running it, so the loop sees
+ * the whole list. The walker starts a new list after each hand-over and never touches the old one.
  *
  * <p><b>Batches may arrive out of order.</b> The bottom-half list is a stack: two oneshots
  * scheduled before one pass runs them newest first. So the walker numbers its batches and the
@@ -69,8 +70,9 @@ import java.util.TreeMap;
  * <p><b>The gate.</b> {@code scheduleOneshot} needs no lock. The gate exists for the end of the
  * run: once the loop has finished, a late caller (the Ctrl-C hook, a walker still returning) must
  * not put a bottom half on a context that is about to close. Callers schedule only while the gate
- * is open; {@link #closeGate()} shuts it, and after that one non-blocking poll pass runs whatever
- * got in before it shut.
+ * is open; {@link #closeGate()} shuts it, then runs non-blocking polls until whatever got in before
+ * it shut has run. A stop request also sets a volatile flag, so that the walker stops walking
+ * without waiting for the loop.
  */
 final class FileHasher {
 
@@ -131,7 +133,6 @@ final class FileHasher {
     private int notHashed;
     private long bytes;
     private String firstError;
-    private int eventLines;
     private final TreeMap<String, String> hashes = new TreeMap<>();
     private final Map<String, Map<String, Integer>> activity = new LinkedHashMap<>();
     private int batchesTaken;
@@ -255,7 +256,7 @@ final class FileHasher {
     // tag::demo-completion[]
     /** Gives the pool more files while fewer than {@code window} are in it. Loop thread. */
     private void submitMore() {
-        while (inPool < window && stoppedBy == null && !queued.isEmpty()) {
+        while (inPool < window && !queued.isEmpty()) {
             HashJob job = new HashJob(queued.removeFirst());
             inPool++;
             // job::hash runs on a worker; the lambda runs later in this thread, called by the
@@ -421,6 +422,9 @@ final class FileHasher {
                     batch.number(), sender, batch.files().size(), batch.last() ? ", the last" : "",
                     batch.number() < newestBatch ? "; out of order: the list is a stack" : ""));
         }
+        if (live != null && batchesTaken == MAX_EVENT_LINES + 1) {
+            live.event("[" + loopThread + "] (more batches: the summary counts them)");
+        }
         newestBatch = Math.max(newestBatch, batch.number());
     }
     // end::demo-oneshot[]
@@ -467,8 +471,10 @@ final class FileHasher {
         if (firstError == null) {
             firstError = problem;
         }
-        if (live != null && ++eventLines <= MAX_EVENT_LINES) {
+        if (live != null && failed <= MAX_EVENT_LINES) {
             live.event("[" + loopThread + "] failed: " + problem);
+        } else if (live != null && failed == MAX_EVENT_LINES + 1) {
+            live.event("[" + loopThread + "] (more failures: the summary counts them)");
         }
     }
 

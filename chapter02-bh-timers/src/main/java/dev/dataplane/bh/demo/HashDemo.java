@@ -163,6 +163,8 @@ public final class HashDemo implements Callable<Integer> {
         List<Path> roots = checkedRoots();
 
         LiveLine live = quiet ? null : new LiveLine(out, out == System.out && LiveLine.stdoutIsTerminal());
+        // The thread that creates the context is its home thread: this one polls it, and every
+        // completion, timer and oneshot runs here. Closing it stops and joins the pool's workers.
         try (AioContext ctx = AioContext.builder().name(NAME).build()) {
             FileHasher hasher = new FileHasher(ctx, seams.clocks, workers, statusMs, tickMs, live);
             seams.started.accept(hasher);
@@ -208,8 +210,7 @@ public final class HashDemo implements Callable<Integer> {
                 r.skipped(), r.notHashed() > 0 ? ", " + r.notHashed() + " not hashed" : "");
         out.printf("  data           %s in %.2f s, %s%n", FileHasher.megabytes(r.bytes()), seconds,
                 FileHasher.rate(r.bytes(), seconds));
-        out.printf("  tree digest    %s  (%s of the sorted \"hash  path\" lines: the same for any --workers)%n",
-                r.treeDigest(), FileHasher.ALGORITHM);
+        out.printf("  tree digest    %s  (the same for any --workers)%n", r.treeDigest());
         String label = "  first hashes   ";
         for (Map.Entry<String, String> e : r.hashes().entrySet().stream().limit(FIRST_HASHES).toList()) {
             out.printf("%s%s  %s%n", label, e.getValue(), e.getKey());
