@@ -15,7 +15,6 @@ import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -92,9 +91,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * it cancels that again, because the restart will look anyway and a pass with nothing to do would
  * only cost a loop iteration (QEMU {@code b7a745dc33}).
  *
- * <p><b>Reading guide:</b> {@link #submit} (tag {@code pool-submit}), {@link #workerLoop()}
- * ({@code pool-worker}), {@link #completeDoneRequests()} ({@code pool-completion}),
- * {@link #cancel(ThreadPoolRequest)} ({@code pool-cancel}), {@link #close()} ({@code pool-close}).
+ * <p><b>Reading guide</b> (with the book's tag names): {@link #submit} ({@code pool-submit}), then a
+ * worker's life, {@code workerLoop()} ({@code pool-worker}), then the completion bottom half,
+ * {@code completeDoneRequests()} ({@code pool-completion}), then {@code cancel()}
+ * ({@code pool-cancel}) and {@link #close()} ({@code pool-close}).
  */
 public final class ThreadPool implements AutoCloseable {
 
@@ -324,7 +324,15 @@ public final class ThreadPool implements AutoCloseable {
                     probe.workerIdle();
                     boolean timedOut;
                     try {
-                        timedOut = requestCond.awaitNanos(idleTimeoutNs) <= 0;
+                        if (curThreads > minThreads) {
+                            timedOut = requestCond.awaitNanos(idleTimeoutNs) <= 0;
+                        } else {
+                            // A worker the minimum keeps has no timeout to wait for (QEMU's wakes
+                            // every 10 s for nothing). Untimed also means a zero idle timeout
+                            // cannot make it spin. New limits signal, and it looks again.
+                            requestCond.await();
+                            timedOut = false;
+                        }
                     } catch (InterruptedException e) {
                         // Nobody but the pool owns these threads; treat a stray interrupt as a
                         // wake-up (re-asserting it would make every later wait throw at once).

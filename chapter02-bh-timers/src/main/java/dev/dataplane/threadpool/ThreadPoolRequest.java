@@ -122,7 +122,7 @@ public final class ThreadPoolRequest {
         return completed;
     }
 
-    // tag::cancel[]
+    // tag::request-cancel[]
     /**
      * Cancels the request if no worker has taken it yet (QEMU: {@code thread_pool_cancel_aio},
      * reached through {@code bdrv_aio_cancel_async}). A cancelled request is DONE with
@@ -136,7 +136,7 @@ public final class ThreadPoolRequest {
     public boolean cancel() {
         return pool.cancel(this);
     }
-    // end::cancel[]
+    // end::request-cancel[]
 
     // ------------------------------------------------------------------------------------
     // State changes, each the release half of an ordering pair
