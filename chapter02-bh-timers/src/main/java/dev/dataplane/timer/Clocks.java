@@ -216,6 +216,11 @@ public final class Clocks {
         clock(list.clockType()).lists.remove(list);
     }
 
+    /** For tests: whether {@code list} is among its clock's lists. */
+    boolean isAttached(TimerList list) {
+        return clock(list.clockType()).lists.contains(list);
+    }
+
     private Clock clock(ClockType type) {
         return clocks[type.ordinal()];
     }

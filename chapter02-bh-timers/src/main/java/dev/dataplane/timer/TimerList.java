@@ -207,7 +207,6 @@ public final class TimerList implements AutoCloseable {
     // tag::timer-mod[]
     /** {@link AioTimer#modNs}: remove, re-insert, and notify if the timer is now the head. */
     void mod(AioTimer t, long expireNs) {
-        checkOwn(t);
         boolean newHead;
         lock.lock();
         try {
@@ -223,7 +222,6 @@ public final class TimerList implements AutoCloseable {
 
     /** {@link AioTimer#modAnticipateNs}: as {@link #mod}, but only if that brings it earlier. */
     void modAnticipate(AioTimer t, long expireNs) {
-        checkOwn(t);
         boolean newHead = false;
         lock.lock();
         try {
@@ -243,7 +241,6 @@ public final class TimerList implements AutoCloseable {
 
     /** {@link AioTimer#del()}. No notify: a later head only makes a sleeper wake early. */
     void del(AioTimer t) {
-        checkOwn(t);
         lock.lock();
         try {
             removeLocked(t);
@@ -277,12 +274,6 @@ public final class TimerList implements AutoCloseable {
         t.expireNs = -1;
         if (wasHead) {
             headExpireNs = active.headExpireNs();
-        }
-    }
-
-    private void checkOwn(AioTimer t) {
-        if (t.list() != this) {
-            throw new IllegalArgumentException(t + " belongs to another list");
         }
     }
 
