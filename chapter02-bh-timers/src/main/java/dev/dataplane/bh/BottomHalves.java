@@ -259,10 +259,18 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
         if (bugCachedNext || bugLateClear || bugDispatchingShortcut) {
             return dispatchHistorical();
         }
+        return bhPoll();
+    }
+
+    private boolean bhPoll() {
         // tag::exercise-ch02-bh-poll[]
-        BottomHalf taken = (BottomHalf) HEAD.getAndSet(this, null);
-        if (taken != null) {
-            slices.addLast(new Slice(taken));
+        // Look before taking: most polls find the list empty, and a plain read keeps the
+        // cache line shared with the schedulers instead of writing it on every poll.
+        if (head != null) {
+            slices.addLast(new Slice((BottomHalf) HEAD.getAndSet(this, null)));
+        }
+        if (slices.isEmpty()) {
+            return false;
         }
         boolean progress = false;
         depth++;

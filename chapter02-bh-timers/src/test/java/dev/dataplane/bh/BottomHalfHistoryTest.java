@@ -24,6 +24,7 @@ class BottomHalfHistoryTest {
 
     // ---- 2011: a nested pass frees a bottom half the outer walker still points at ----
 
+    // tag::nested-free[]
     private void nestedPassDeletesTheNextBottomHalf(AioContext ctx, BottomHalves bhs) {
         AtomicReference<BottomHalf> b = new AtomicReference<>();
         BottomHalf a = bhs.newBh("a", () -> {
@@ -38,6 +39,7 @@ class BottomHalfHistoryTest {
         a.schedule();           // the slice is a, b, c
         ctx.poll(false);
     }
+    // end::nested-free[]
 
     @Test
     void a_walker_that_caches_its_next_pointer_visits_a_bottom_half_a_nested_pass_freed() {

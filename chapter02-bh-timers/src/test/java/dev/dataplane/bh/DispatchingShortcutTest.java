@@ -107,12 +107,14 @@ class DispatchingShortcutTest {
             worker.join(Timeouts.HANDSHAKE.toMillis());
             vcpuDone.countDown();
 
+            // tag::stuck[]
             boolean stuck = completion.get().isScheduled()
                     && AioTestSeams.notifyMeCount(iothread.ctx) != 0
                     && !AioTestSeams.isNotified(iothread.ctx);
             if (stuck) {
                 iothread.ctx.notifyEvent(); // the "keypress" that unstuck the 2015 guests
             }
+            // end::stuck[]
             await(ranInIothread);
             iothread.runAndWait(() -> completion.get().delete());
             return stuck;
