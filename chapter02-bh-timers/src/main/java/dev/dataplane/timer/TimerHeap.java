@@ -16,7 +16,7 @@ import java.util.Arrays;
  * does not grow with the count, so the order is kept by a 4-ary min-heap instead: arming is
  * O(log N), and close to O(1) for random deadlines, which rarely climb more than a level;
  * reading the head is O(1); popping it is O(log N). {@code TimerScaleBenchmark} measures it
- * against a model of QEMU's list.
+ * against a model of QEMU's list and against the bare cost of visiting the timers.
  *
  * <p><b>FIFO among equal deadlines.</b> A heap is not stable by itself. Each insertion takes the
  * next value of a per-heap sequence counter and the heap orders by {@code (expire, seq)}; a
@@ -43,15 +43,18 @@ import java.util.Arrays;
  * timers one pop at a time costs most of a microsecond per timer. So a pass first asks
  * {@link #takeDue(long)}: if at least an eighth of the entries are due, they are moved out of
  * the heap in one linear scan into a separate array, the <em>due run</em>, which is sorted by
- * {@code (expire, seq)} with an LSD radix sort (a handful of sequential passes whose number
- * depends on the range of the expiries, not on how many there are), and the rest of the heap is
- * rebuilt bottom-up. Both steps touch memory in order, which the hardware prefetches, so the
- * cost per timer stays flat. From then on the head is whichever of the run's front and the
- * heap's top comes first; new timers, including ones a callback arms for a time already past,
- * go into the heap and take their turn against the run, so the order is exactly what one sorted
- * list would give. A pass with only a few due timers pops them from the heap as before: then
- * the eighth-of-the-heap scan would cost more than it saves.
- *
+ * expiry with an LSD radix sort (a few sequential passes whose number depends on the range of
+ * the expiries, not on how many there are; groups of equal expiry are then put in arming order),
+ * and the rest of the heap is rebuilt bottom-up. Both steps read and write memory in order,
+ * which the hardware prefetches, so the cost per timer grows only as far as the bare cost of
+ * touching that many timers does. From then on the head is whichever of the run's front and
+ * the heap's top comes first; new timers, including ones a callback arms for a time already
+ * past, go into the heap and take their turn against the run, so the order is exactly what one
+ * sorted list would give. A pass with only a few due timers pops them from the heap as before:
+ * the scan would cost more than it saves. That is the case left with a log factor: a pass that
+ * finds a few timers due among a million still pays a walk down a heap that does not fit in the
+ * caches, for each of them.
+
  * <p><b>Layout.</b> Keys live in one {@code long[]}, expiry and sequence number side by side,
  * the timers in an array beside it, so a sift compares numbers in contiguous memory: the four
  * children of a node are eight adjacent longs, one or two cache lines. Four children per node

@@ -36,7 +36,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * announcement that it may sleep are the Dekker pair of chapter 1, with full fences on both
  * sides, so either the poll sees the notification and does not sleep, or the notifier wakes it.
  * That is why this field needs no fence of its own.
-
+ *
  * <p><b>Head notify.</b> When {@link AioTimer#mod} makes a timer the first to expire, the owner
  * may be asleep with a timeout computed from the old head; the notify callback (for a context,
  * {@code ctx.notifyEvent()}) wakes it so it recomputes. A mod that lands behind the head does
@@ -134,7 +134,8 @@ public final class TimerList implements AutoCloseable {
         if (expire == -1 || !clocks.isEnabled(type)) {
             return -1;
         }
-        // Expiries are never negative and neither is the clock, so this cannot overflow.
+        // Expiries are never negative, nor are clock readings (a HOST clock set before 1970
+        // aside), so the difference cannot overflow.
         return Math.max(0, expire - clocks.nowNs(type));
         // end::exercise-ch02-timer-deadline[]
     }
