@@ -33,6 +33,11 @@ public final class AioTestSeams {
         });
     }
 
+    /** Whether a notification is pending, not yet accepted by a poll (QEMU: {@code ctx->notified}). */
+    public static boolean isNotified(AioContext ctx) {
+        return ctx.isNotified();
+    }
+
     /** The number of polls that may be asleep, times two (QEMU: {@code notify_me}). */
     public static int notifyMeCount(AioContext ctx) {
         return ctx.notifyMeCount();

@@ -19,7 +19,7 @@ import javax.tools.StandardJavaFileManager;
 import javax.tools.ToolProvider;
 
 /** What the exercise-mechanism tests share: the repository root, javac, child processes. */
-final class Tools {
+public final class Tools {
 
     private Tools() {
     }
