@@ -1,5 +1,7 @@
 package dev.dataplane.timer;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 
 /**
@@ -27,19 +29,36 @@ import java.util.Objects;
  * from its list until it fires or is deleted.
  */
 public final class AioTimer {
+    private static final VarHandle EXPIRE_NS;
+
+    static {
+        try {
+            EXPIRE_NS = MethodHandles.lookup().findVarHandle(AioTimer.class, "expireNs", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final TimerList list;
     private final TimerScale scale;
     private final Runnable callback;
 
     /**
      * The expiry in nanoseconds of the list's clock, or -1 when not pending (QEMU:
-     * {@code expire_time}). Written only under the list's lock; volatile so that
-     * {@link #isPending()} and {@link #expireTime()} can answer without it.
+     * {@code expire_time}). Accessed through {@link #EXPIRE_NS} only: written under the list's
+     * lock with release stores, read with acquire loads so that {@link #isPending()} and
+     * {@link #expireTime()} can answer without the lock. Release rather than volatile because
+     * the writer holds a lock anyway and nobody pairs these with a store-load fence; a volatile
+     * store would cost a full fence on every arm and every expiry.
      */
-    volatile long expireNs = -1;
+    @SuppressWarnings("unused")
+    private long expireNs = -1;
 
-    /** The timer's slot in the list's heap, -1 when not in it. Guarded by the list's lock. */
-    int heapIndex = -1;
+    /**
+     * The sequence number of the timer's live entry in its list's heap, -1 if it has none (see
+     * {@link TimerHeap}, "Lazy deletion"). Guarded by the list's lock.
+     */
+    long heapSeq = -1;
 
     AioTimer(TimerList list, TimerScale scale, Runnable callback) {
         this.list = list;
@@ -87,7 +106,7 @@ public final class AioTimer {
 
     /** Whether the timer is armed (QEMU: {@code timer_pending}). */
     public boolean isPending() {
-        return expireNs != -1;
+        return expireNsAcquire() != -1;
     }
 
     /**
@@ -96,7 +115,7 @@ public final class AioTimer {
      * {@link Clocks#nowNs}.
      */
     public long expireTime() {
-        return expireNs;
+        return expireNsAcquire();
     }
 
     /**
@@ -104,7 +123,7 @@ public final class AioTimer {
      * {@link #scale()} (QEMU: {@code timer_expired}).
      */
     public boolean isExpired(long currentTime) {
-        long e = expireNs;
+        long e = expireNsAcquire();
         return e != -1 && e <= scale.toNs(currentTime);
     }
 
@@ -123,13 +142,22 @@ public final class AioTimer {
         return list;
     }
 
+    long expireNsAcquire() {
+        return (long) EXPIRE_NS.getAcquire(this);
+    }
+
+    /** Only under the list's lock. */
+    void setExpireNsRelease(long ns) {
+        EXPIRE_NS.setRelease(this, ns);
+    }
+
     Runnable callback() {
         return callback;
     }
 
     @Override
     public String toString() {
-        long e = expireNs;
+        long e = expireNsAcquire();
         return "AioTimer[" + list.clockType() + ", " + scale + ", " + (e == -1 ? "not pending" : "expires " + e + " ns")
                 + "]";
     }

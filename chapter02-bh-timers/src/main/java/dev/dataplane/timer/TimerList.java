@@ -1,6 +1,8 @@
 package dev.dataplane.timer;
 
 import dev.dataplane.timer.trace.TimerExpireEvent;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -19,17 +21,21 @@ import java.util.concurrent.locks.ReentrantLock;
  * is asked by the owner's loop before it sleeps.
  *
  * <p><b>The lock.</b> One {@link ReentrantLock} guards the heap of active timers, each timer's
- * {@code heapIndex}, and the pass bookkeeping ({@code passes}, {@code passThread}). It is never
+ * {@code heapSeq}, and the pass bookkeeping ({@code passes}, {@code passThread}). It is never
  * held while calling out: not around a callback, a time-source read or the notify callback. So a
  * callback may arm or delete timers of its own list, and a notify that writes an eventfd never
  * blocks a thread that is arming a timer.
  *
  * <p><b>The head, without the lock.</b> {@link #headExpireNs} mirrors the heap's first expiry
- * in a volatile field, written under the lock whenever the head changes. {@link #deadlineNs()}
- * and the empty check of {@link #runTimers()} read it lock-free, as QEMU reads
- * {@code active_timers} without its mutex. A stale value is harmless: the write that makes it
- * stale is either a new head, which notifies the owner, who asks again, or a removal, which at
- * worst makes a poll wake up early and find nothing.
+ * in a field of its own, written under the lock (release) whenever the head changes.
+ * {@link #deadlineNs()} and the empty check of {@link #runTimers()} read it lock-free
+ * (acquire), as QEMU reads {@code active_timers} without its mutex. A stale value is harmless:
+ * the write that makes it stale is either a new head, which notifies the owner, or a removal,
+ * which at worst makes a poll wake up early and find nothing. The notify is what closes the race
+ * with a poll that computed its timeout from the old head: {@code notifyEvent()} and the poll's
+ * announcement that it may sleep are the Dekker pair of chapter 1, with full fences on both
+ * sides, so either the poll sees the notification and does not sleep, or the notifier wakes it.
+ * That is why this field needs no fence of its own.
  *
  * <p><b>Head notify.</b> When {@link AioTimer#mod} makes a timer the first to expire, the owner
  * may be asleep with a timeout computed from the old head; the notify callback (for a context,
@@ -44,6 +50,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * either sees the clock disabled or is seen, and waited for, by the disabler.
  */
 public final class TimerList implements AutoCloseable {
+    private static final VarHandle HEAD_EXPIRE_NS;
+
+    static {
+        try {
+            HEAD_EXPIRE_NS = MethodHandles.lookup().findVarHandle(TimerList.class, "headExpireNs", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final Clocks clocks;
     private final ClockType type;
     private final String owner;
@@ -54,8 +70,12 @@ public final class TimerList implements AutoCloseable {
     private final Condition passesDone = lock.newCondition();
     /** Guarded by {@link #lock}. */
     private final TimerHeap active = new TimerHeap();
-    /** The head's expiry, -1 if none; written under {@link #lock}, read without it. */
-    private volatile long headExpireNs = -1;
+    /**
+     * The head's expiry, -1 if none. Through {@link #HEAD_EXPIRE_NS} only: release stores under
+     * {@link #lock}, acquire loads without it (see "The head, without the lock").
+     */
+    @SuppressWarnings("unused")
+    private long headExpireNs = -1;
     /** Running {@link #runTimers()} calls. Guarded by {@link #lock}. */
     private int passes;
     /** The thread running them while {@code passes > 0}. Guarded by {@link #lock}. */
@@ -99,7 +119,7 @@ public final class TimerList implements AutoCloseable {
 
     /** Whether any timer is armed (QEMU: {@code timerlist_has_timers}). */
     public boolean hasTimers() {
-        return headExpireNs != -1;
+        return headExpireNsAcquire() != -1;
     }
 
     // tag::timer-deadline[]
@@ -110,11 +130,12 @@ public final class TimerList implements AutoCloseable {
      */
     public long deadlineNs() {
         // tag::exercise-ch02-timer-deadline[]
-        long expire = headExpireNs; // one volatile read; see "The head, without the lock"
+        long expire = headExpireNsAcquire(); // no lock; see "The head, without the lock"
         if (expire == -1 || !clocks.isEnabled(type)) {
             return -1;
         }
-        // Expiries are never negative and neither is the clock, so this cannot overflow.
+        // Expiries are never negative, nor are clock readings (a HOST clock set before 1970
+        // aside), so the difference cannot overflow.
         return Math.max(0, expire - clocks.nowNs(type));
         // end::exercise-ch02-timer-deadline[]
     }
@@ -132,7 +153,7 @@ public final class TimerList implements AutoCloseable {
      * re-arms it at or before the reading does. A disabled clock runs nothing.
      */
     public boolean runTimers() {
-        if (headExpireNs == -1) {
+        if (headExpireNsAcquire() == -1) {
             return false; // nothing armed: not even a clock read
         }
         enterPass();
@@ -144,14 +165,15 @@ public final class TimerList implements AutoCloseable {
             boolean progress = false;
             lock.lock();
             try {
+                active.takeDue(now); // many due? then take them out in bulk (TimerHeap, "The due run")
                 while (true) {
                     long expire = active.headExpireNs();
                     if (expire == -1 || expire > now) {
                         break;
                     }
                     AioTimer t = active.removeHead();
-                    headExpireNs = active.headExpireNs();
-                    t.expireNs = -1; // not pending while it runs: the callback may re-arm it
+                    publishHead();
+                    t.setExpireNsRelease(-1); // not pending while it runs: the callback may re-arm it
                     lock.unlock();
                     try {
                         runCallback(t, now - expire);
@@ -225,7 +247,7 @@ public final class TimerList implements AutoCloseable {
         boolean newHead = false;
         lock.lock();
         try {
-            long current = t.expireNs;
+            long current = t.expireNsAcquire();
             if (current == -1 || current > Math.max(0, expireNs)) {
                 removeLocked(t);
                 newHead = insertLocked(t, expireNs);
@@ -256,25 +278,33 @@ public final class TimerList implements AutoCloseable {
      */
     private boolean insertLocked(AioTimer t, long expireNs) {
         long expire = Math.max(0, expireNs);
-        t.expireNs = expire;
+        t.setExpireNsRelease(expire);
         boolean head = active.insert(t, expire);
         if (head) {
-            headExpireNs = expire;
+            publishHead();
         }
         return head;
     }
     // end::timer-insert[]
 
     private void removeLocked(AioTimer t) {
-        if (t.heapIndex < 0) {
+        if (!active.contains(t)) {
             return; // not armed (or being run right now, which is the same thing)
         }
-        boolean wasHead = t.heapIndex == 0;
-        active.remove(t);
-        t.expireNs = -1;
+        boolean wasHead = active.remove(t);
+        t.setExpireNsRelease(-1);
         if (wasHead) {
-            headExpireNs = active.headExpireNs();
+            publishHead();
         }
+    }
+
+    private long headExpireNsAcquire() {
+        return (long) HEAD_EXPIRE_NS.getAcquire(this);
+    }
+
+    /** Under the lock, whenever the heap's head may have changed. */
+    private void publishHead() {
+        HEAD_EXPIRE_NS.setRelease(this, active.headExpireNs());
     }
 
     /** {@link Clocks#enable}: the clock was turned on, so this list's deadline may have appeared. */
@@ -314,6 +344,11 @@ public final class TimerList implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** For tests. Only under (or after releasing) {@link #lock} in the thread that changed it. */
+    TimerHeap heapForTests() {
+        return active;
     }
 
     /** The number of armed timers. */
