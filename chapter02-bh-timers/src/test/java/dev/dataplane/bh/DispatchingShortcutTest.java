@@ -7,7 +7,6 @@ import dev.dataplane.aio.AioTestSeams;
 import dev.dataplane.testsupport.EventLoopThread;
 import dev.dataplane.testsupport.Timeouts;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -21,8 +20,10 @@ import org.junit.jupiter.api.Test;
  * is in its prepare or wait phase, it may be asleep, so the wake-up is needed</em>; chapter 1's
  * {@code notifyMe} counter is exactly that question, asked in {@code notifyEvent()}.
  *
- * <p>Before 2019 a second thread could poll a context its IOThread was also polling (here through
- * {@link AioTestSeams#allowForeignPolls}). The timeline:
+ * <p>Before 2019 a second thread could poll a context its IOThread was also polling; here the
+ * vCPU thread runs the part of that poll the bug needs, a pass over the context's bottom halves,
+ * and a gate keeps the two threads from walking at the same time, as QEMU's AioContext lock did.
+ * The timeline:
  * <ol>
  *   <li>The IOThread ({@code iothread}) is asleep in its poll, no timeout.</li>
  *   <li>A vCPU thread ({@code vcpu}) polls the same context and runs the thread pool's completion
@@ -46,15 +47,15 @@ class DispatchingShortcutTest {
     private boolean threeThreads(HistoricalBug... bugs) throws InterruptedException {
         AtomicReference<CountDownLatch> asleep = new AtomicReference<>(new CountDownLatch(0));
         AtomicReference<Thread> iothreadRef = new AtomicReference<>();
+        // The IOThread walks bottom halves only while this gate is open: QEMU's AioContext lock
+        // kept the two pollers from dispatching at the same time, and the gate does that here.
+        AtomicReference<CountDownLatch> gate = new AtomicReference<>(new CountDownLatch(1));
         CountDownLatch vcpuHasTheBh = new CountDownLatch(1);   // the vCPU's callback has started
-        CountDownLatch iothreadMayWalk = new CountDownLatch(1); // gate for the IOThread's first walk
         CountDownLatch resumeCallback = new CountDownLatch(1);
-        CountDownLatch vcpuDone = new CountDownLatch(1);
         CountDownLatch ranInIothread = new CountDownLatch(1);
-        AtomicInteger walks = new AtomicInteger();
 
-        try (EventLoopThread iothread = new EventLoopThread("iothread", b -> AioTestSeams.beforeWait(
-                AioTestSeams.allowForeignPolls(b), ns -> {
+        CountDownLatch atGate = new CountDownLatch(1);
+        try (EventLoopThread iothread = new EventLoopThread("iothread", b -> AioTestSeams.beforeWait(b, ns -> {
                     if (ns == -1) {
                         asleep.get().countDown();
                     }
@@ -63,20 +64,16 @@ class DispatchingShortcutTest {
             BottomHalves bhs = BottomHalves.attach(iothread.ctx, new BhProbe() {
                 @Override
                 public void beforeWalk() {
-                    if (Thread.currentThread() != iothreadRef.get()) {
-                        return;
-                    }
-                    // The IOThread's first walk after the kick waits until the vCPU holds the
-                    // bottom half; any later walk waits until the vCPU's poll is over, so that the
-                    // two threads never walk at the same time (QEMU's AioContext lock did that).
-                    if (walks.incrementAndGet() == 1) {
-                        await(iothreadMayWalk);
-                    } else {
-                        await(vcpuDone);
+                    if (Thread.currentThread() == iothreadRef.get()) {
+                        atGate.countDown();
+                        await(gate.get());
                     }
                 }
             }, bugs);
-            Thread vcpu = new Thread(() -> iothread.ctx.poll(false), "vcpu");
+            // The vCPU's nested aio_poll, reduced to the part the bug needs: its pass over the
+            // IOThread's bottom halves. (A whole foreign poll would also share chapter 1's
+            // home-thread bookkeeping, which QEMU's AioContext lock protected in 2015.)
+            Thread vcpu = new Thread(bhs::dispatch, "vcpu");
 
             AtomicReference<BottomHalf> completion = new AtomicReference<>();
             completion.set(bhs.newBh("thread-pool-completion", () -> {
@@ -89,15 +86,18 @@ class DispatchingShortcutTest {
                 }
             }));
 
-            // The completion bottom half is scheduled; the IOThread is woken, but held before its
-            // walk, while the vCPU thread polls the context and takes the bottom half.
+            // The completion bottom half is scheduled; the IOThread is woken, but its walk waits
+            // at the closed gate while the vCPU thread polls the context and takes the bottom half.
             completion.get().schedule();
+            await(atGate);
             vcpu.start();
             await(vcpuHasTheBh);
-            // 1. Let the IOThread finish its (empty) pass and go back to sleep with no timeout.
+            // 1. Let the IOThread finish its (empty) pass and go back to sleep with no timeout,
+            //    then close the gate again: from now on it may not walk until the vCPU is done.
             asleep.set(new CountDownLatch(1));
-            iothreadMayWalk.countDown();
+            gate.get().countDown();
             await(asleep.get());
+            gate.set(new CountDownLatch(1));
             // 2. The vCPU's callback reschedules the bottom half while the vCPU is dispatching.
             resumeCallback.countDown();
             vcpu.join(Timeouts.HANDSHAKE.toMillis());
@@ -105,16 +105,18 @@ class DispatchingShortcutTest {
             Thread worker = new Thread(() -> completion.get().schedule(), "worker");
             worker.start();
             worker.join(Timeouts.HANDSHAKE.toMillis());
-            vcpuDone.countDown();
 
             // tag::stuck[]
-            boolean stuck = completion.get().isScheduled()
+            // Read in this order: a poll that wakes lowers notifyMe BEFORE it clears notified,
+            // so a waking IOThread can never look stuck.
+            boolean stuck = !AioTestSeams.isNotified(iothread.ctx)
                     && AioTestSeams.notifyMeCount(iothread.ctx) != 0
-                    && !AioTestSeams.isNotified(iothread.ctx);
+                    && completion.get().isScheduled();
             if (stuck) {
                 iothread.ctx.notifyEvent(); // the "keypress" that unstuck the 2015 guests
             }
             // end::stuck[]
+            gate.get().countDown();
             await(ranInIothread);
             iothread.runAndWait(() -> completion.get().delete());
             return stuck;
