@@ -264,7 +264,7 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
 
     private boolean bhPoll() {
         // tag::exercise-ch02-bh-poll[]
-        // Look before taking: most polls find the list empty, and a plain read keeps the
+        // Look before taking: most polls find the list empty, and a (volatile) read keeps the
         // cache line shared with the schedulers instead of writing it on every poll.
         if (head != null) {
             slices.addLast(new Slice((BottomHalf) HEAD.getAndSet(this, null)));
