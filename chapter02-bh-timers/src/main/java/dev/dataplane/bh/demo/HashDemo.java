@@ -224,7 +224,7 @@ public final class HashDemo implements Callable<Integer> {
         }
         printThreads(r);
         out.printf("  bottom halves  %d completion callbacks in %d runs of the pool's completion bottom half; "
-                + "%d oneshots from other threads%n", r.hashed() + r.failed(), r.completionBhRuns(), r.oneshots());
+                + "%s from other threads%n", r.hashed() + r.failed(), r.completionBhRuns(), plural(r.oneshots(), "oneshot"));
         out.printf("  timers         %s (%d status, %d tick)%n", plural(r.timerRuns(), "run"),
                 r.count(r.loopThread(), FileHasher.STATUS_RUNS), r.count(r.loopThread(), FileHasher.TICK_RUNS));
         out.printf("  thread pool    %s started, at most %d at once%n", plural(r.pool().workersStarted(), "worker"),
