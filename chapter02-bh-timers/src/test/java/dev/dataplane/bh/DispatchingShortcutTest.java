@@ -97,6 +97,12 @@ class DispatchingShortcutTest {
             asleep.set(new CountDownLatch(1));
             gate.get().countDown();
             await(asleep.get());
+            // That sleep may end at once if an earlier wake-up is still readable in the eventfd.
+            // One more kick makes the IOThread drain the eventfd and accept every notification;
+            // after the next sleep nothing is pending that could wake it.
+            asleep.set(new CountDownLatch(1));
+            iothread.ctx.notifyEvent();
+            await(asleep.get());
             gate.set(new CountDownLatch(1));
             // 2. The vCPU's callback reschedules the bottom half while the vCPU is dispatching.
             resumeCallback.countDown();
