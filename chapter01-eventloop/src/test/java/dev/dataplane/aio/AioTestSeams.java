@@ -6,18 +6,12 @@ import java.util.function.LongConsumer;
  * The chapter-1 test seams, opened to the tests of later chapters (through the test-jar).
  *
  * <p>The seams themselves stay package-private in {@code dev.dataplane.aio}, so production code
- * of any chapter cannot build a broken context. Chapter 2's historical bugs need two of them:
- * the 2015 {@code ctx->dispatching} hang happened when a second thread polled a context that
- * its IOThread was also polling, which QEMU allowed until 2019, and a test must know when the
- * home thread is about to sleep.
+ * of any chapter cannot build a broken context. Chapter 2's test of the 2015
+ * {@code ctx->dispatching} hang must know when the IOThread is about to sleep, and must be able to
+ * prove it asleep with no wake-up pending ({@link #notifyMeCount}, {@link #isNotified}).
  */
 public final class AioTestSeams {
     private AioTestSeams() {
-    }
-
-    /** Any thread may call {@code poll()}, as before QEMU's {@code 0dc165c1bd} (2019). */
-    public static AioContext.Builder allowForeignPolls(AioContext.Builder builder) {
-        return builder.reintroduce(HistoricalBug.FOREIGN_THREAD_POLL);
     }
 
     /**
