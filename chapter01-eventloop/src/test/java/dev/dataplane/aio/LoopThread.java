@@ -1,5 +1,6 @@
 package dev.dataplane.aio;
 
+import dev.dataplane.testsupport.Timeouts;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -118,14 +119,7 @@ final class LoopThread implements AutoCloseable {
     }
 
     static void await(CountDownLatch latch) {
-        try {
-            if (!latch.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new AssertionError("timed out after " + TIMEOUT + " waiting for the event loop");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        Timeouts.await(latch);
     }
 
     static void join(Thread t) {

@@ -1,6 +1,8 @@
 package dev.dataplane.testsupport;
 
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Generous upper bounds for tests that wait. They bound how long a broken build takes to say so,
@@ -16,5 +18,17 @@ public final class Timeouts {
     public static final Duration HANDSHAKE = Duration.ofSeconds(20);
 
     private Timeouts() {
+    }
+
+    /** Waits for {@code latch} at most {@link #HANDSHAKE}; fails the test if it does not open. */
+    public static void await(CountDownLatch latch) {
+        try {
+            if (!latch.await(HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError("timed out after " + HANDSHAKE + " waiting for a latch");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 }

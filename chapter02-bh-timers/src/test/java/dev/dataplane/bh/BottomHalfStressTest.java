@@ -1,6 +1,6 @@
 package dev.dataplane.bh;
 
-import static dev.dataplane.testsupport.EventLoopThread.await;
+import static dev.dataplane.testsupport.Timeouts.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.testsupport.EventLoopThread;

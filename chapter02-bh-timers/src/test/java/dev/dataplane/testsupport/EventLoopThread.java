@@ -1,9 +1,10 @@
 package dev.dataplane.testsupport;
 
+import static dev.dataplane.testsupport.Timeouts.await;
+
 import dev.dataplane.aio.AioContext;
 import dev.dataplane.bh.BottomHalves;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 
@@ -75,18 +76,6 @@ public final class EventLoopThread implements AutoCloseable {
     /** The first exception that escaped {@code poll} in the loop thread, or null. */
     public Throwable failure() {
         return failure.get();
-    }
-
-    /** Waits for {@code latch} with the shared generous bound; fails the test on timeout. */
-    public static void await(CountDownLatch latch) {
-        try {
-            if (!latch.await(Timeouts.HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new AssertionError("timed out after " + Timeouts.HANDSHAKE + " waiting for a latch");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
     }
 
     /** Stops the loop with a oneshot bottom half, joins the thread and closes the context. */

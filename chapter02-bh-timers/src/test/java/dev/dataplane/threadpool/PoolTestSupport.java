@@ -64,13 +64,7 @@ final class PoolTestSupport {
     }
 
     static void await(CountDownLatch latch) {
-        try {
-            assertThat(latch.await(Timeouts.HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS))
-                    .as("latch reached within %s", Timeouts.HANDSHAKE).isTrue();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        Timeouts.await(latch);
     }
 
     /** Waits for {@code n} events. */

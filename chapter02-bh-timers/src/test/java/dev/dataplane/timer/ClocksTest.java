@@ -241,11 +241,7 @@ class ClocksTest {
     }
 
     private static void await(CountDownLatch latch) {
-        try {
-            assertThat(latch.await(Timeouts.HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
+        Timeouts.await(latch);
     }
 
     /** Busy-waits (no sleep) for a condition another thread will make true, bounded by HANDSHAKE. */

@@ -319,7 +319,7 @@ public final class CrossThreadHandOff {
                     return t;
                 });
                 executors[i].execute(started::countDown);
-                EventLoopThread.await(started);
+                Timeouts.await(started);
             }
             for (int i = 0; i < tokenCount; i++) {
                 tokens.add(new ExecutorToken(this, root.split(), i % CONTEXTS, executors));
