@@ -2,16 +2,14 @@ package dev.dataplane.aio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.dataplane.testsupport.JfrEvents;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
-import jdk.jfr.Recording;
+import java.util.stream.Stream;
 import jdk.jfr.consumer.RecordedEvent;
-import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 
 /** QEMU's trace points, as JFR events: recorded when asked for, with the fields that matter. */
@@ -19,20 +17,9 @@ class TraceEventsTest {
 
     @Test
     void pollDispatchNotifyAndPollingEventsAreRecorded() throws Exception {
-        Path file = Files.createTempFile("aio-trace", ".jfr");
-        List<RecordedEvent> events = new ArrayList<>();
-        try (Recording recording = new Recording()) {
-            for (String name : List.of("Poll", "RunPollHandlers", "Dispatch", "Notify", "PollWindow", "FdMonitorSwitch")) {
-                recording.enable("dataplane.aio." + name).withThreshold(java.time.Duration.ZERO);
-            }
-            recording.start();
-            exercise();
-            recording.stop();
-            recording.dump(file);
-            events.addAll(RecordingFile.readAllEvents(file));
-        } finally {
-            Files.deleteIfExists(file);
-        }
+        List<RecordedEvent> events = JfrEvents.record(TraceEventsTest::exercise,
+                Stream.of("Poll", "RunPollHandlers", "Dispatch", "Notify", "PollWindow", "FdMonitorSwitch")
+                        .map(name -> "dataplane.aio." + name).toArray(String[]::new));
         Map<String, List<RecordedEvent>> byName = events.stream()
                 .filter(e -> "traced".equals(e.getString("context")))
                 .collect(Collectors.groupingBy(e -> e.getEventType().getName()));

@@ -3,15 +3,11 @@ package dev.dataplane.bh;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.aio.AioContext;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
+import dev.dataplane.testsupport.JfrEvents;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
-import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 
 /** Bottom-half scheduling and dispatch as JFR events, next to chapter 1's {@code dataplane.aio.*}. */
@@ -19,33 +15,8 @@ class BhTraceEventsTest {
 
     @Test
     void scheduling_and_dispatch_are_recorded_with_name_queueing_and_nesting() throws Exception {
-        Path file = Files.createTempFile("bh-trace", ".jfr");
-        List<RecordedEvent> events;
-        try (Recording recording = new Recording()) {
-            recording.enable("dataplane.bh.Schedule").withThreshold(Duration.ZERO);
-            recording.enable("dataplane.bh.Dispatch").withThreshold(Duration.ZERO);
-            recording.start();
-            try (AioContext ctx = AioContext.builder().name("bh-traced").build()) {
-                BottomHalves bhs = BottomHalves.of(ctx);
-                BottomHalf inner = bhs.newBh("inner", () -> { });
-                BottomHalf outer = bhs.newBh("outer", () -> {
-                    inner.schedule();
-                    ctx.poll(false); // inner runs nested, at depth 1
-                });
-                outer.schedule();
-                outer.schedule();    // already queued: traced with queued=false
-                bhs.scheduleOneshot("once", () -> { });
-                ctx.poll(false);
-                inner.delete();
-                outer.delete();
-                ctx.poll(false);
-            }
-            recording.stop();
-            recording.dump(file);
-            events = RecordingFile.readAllEvents(file);
-        } finally {
-            Files.deleteIfExists(file);
-        }
+        List<RecordedEvent> events = JfrEvents.record(BhTraceEventsTest::exercise,
+                "dataplane.bh.Schedule", "dataplane.bh.Dispatch");
         Map<String, List<RecordedEvent>> byName = events.stream()
                 .filter(e -> "bh-traced".equals(e.getString("context")))
                 .collect(Collectors.groupingBy(e -> e.getEventType().getName()));
@@ -62,5 +33,24 @@ class BhTraceEventsTest {
         assertThat(byName.get("dataplane.bh.Dispatch"))
                 .extracting(e -> e.getString("name") + "@" + e.getInt("depth"))
                 .containsExactlyInAnyOrder("once@0", "outer@0", "inner@1");
+    }
+
+    /** Two bottom halves, one of them nested, and a oneshot. */
+    private static void exercise() {
+        try (AioContext ctx = AioContext.builder().name("bh-traced").build()) {
+            BottomHalves bhs = BottomHalves.of(ctx);
+            BottomHalf inner = bhs.newBh("inner", () -> { });
+            BottomHalf outer = bhs.newBh("outer", () -> {
+                inner.schedule();
+                ctx.poll(false); // inner runs nested, at depth 1
+            });
+            outer.schedule();
+            outer.schedule();    // already queued: traced with queued=false
+            bhs.scheduleOneshot("once", () -> { });
+            ctx.poll(false);
+            inner.delete();
+            outer.delete();
+            ctx.poll(false);
+        }
     }
 }

@@ -7,18 +7,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.aio.AioContext;
 import dev.dataplane.aio.linux.Errno;
+import dev.dataplane.testsupport.JfrEvents;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import java.util.stream.Collectors;
-import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
-import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 
 /** The pool's JFR events: recorded when asked for, with the fields that matter. */
@@ -27,19 +23,8 @@ class ThreadPoolTraceEventsTest {
     @Test
     void submitAndCompleteEventsAreRecorded() throws Exception {
         String name = PoolTestSupport.uniqueName("pool-traced");
-        Path file = Files.createTempFile("pool-trace", ".jfr");
-        List<RecordedEvent> events;
-        try (Recording recording = new Recording()) {
-            recording.enable("dataplane.threadpool.Submit").withThreshold(Duration.ZERO);
-            recording.enable("dataplane.threadpool.Complete").withThreshold(Duration.ZERO);
-            recording.start();
-            exercise(name);
-            recording.stop();
-            recording.dump(file);
-            events = RecordingFile.readAllEvents(file);
-        } finally {
-            Files.deleteIfExists(file);
-        }
+        List<RecordedEvent> events = JfrEvents.record(() -> exercise(name),
+                "dataplane.threadpool.Submit", "dataplane.threadpool.Complete");
         List<RecordedEvent> ours = events.stream().filter(e -> name.equals(e.getString("context"))).toList();
         Map<String, RecordedEvent> submits = byRequest(ours, "dataplane.threadpool.Submit");
         Map<String, RecordedEvent> completes = byRequest(ours, "dataplane.threadpool.Complete");

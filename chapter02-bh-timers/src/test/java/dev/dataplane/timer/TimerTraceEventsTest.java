@@ -3,13 +3,10 @@ package dev.dataplane.timer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.aio.AioContext;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.dataplane.testsupport.JfrEvents;
 import java.time.Duration;
 import java.util.List;
-import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
-import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 
 /** Every timer callback is a {@code dataplane.timer.Expire} JFR event when a recording asks for it. */
@@ -17,21 +14,10 @@ class TimerTraceEventsTest {
 
     @Test
     void eachTimerCallbackIsRecordedWithItsContextClockAndLateness() throws Exception {
-        Path file = Files.createTempFile("timer-trace", ".jfr");
-        List<RecordedEvent> events;
-        try (Recording recording = new Recording()) {
-            recording.enable("dataplane.timer.Expire").withThreshold(Duration.ZERO);
-            recording.start();
-            exercise();
-            recording.stop();
-            recording.dump(file);
-            events = RecordingFile.readAllEvents(file).stream()
-                    .filter(e -> e.getEventType().getName().equals("dataplane.timer.Expire"))
-                    .filter(e -> "traced-timers".equals(e.getString("context")))
-                    .toList();
-        } finally {
-            Files.deleteIfExists(file);
-        }
+        List<RecordedEvent> events = JfrEvents.record(TimerTraceEventsTest::exercise, "dataplane.timer.Expire")
+                .stream()
+                .filter(e -> "traced-timers".equals(e.getString("context")))
+                .toList();
 
         assertThat(events).hasSize(2);
         assertThat(events).extracting(e -> e.getString("clock")).containsExactlyInAnyOrder("REALTIME", "HOST");
