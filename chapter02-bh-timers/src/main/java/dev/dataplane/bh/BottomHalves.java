@@ -6,7 +6,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -95,7 +94,7 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
     /** Threads walking bottom halves right now; kept only for {@link HistoricalBug#DISPATCHING_SHORTCUT}. */
     private final AtomicInteger dispatching = new AtomicInteger();
 
-    private BottomHalves(AioContext ctx, BhProbe probe, EnumSet<HistoricalBug> bugs, boolean registered) {
+    private BottomHalves(AioContext ctx, BhProbe probe, List<HistoricalBug> bugs, boolean registered) {
         this.ctx = ctx;
         this.contextName = ctx.name();
         this.probe = probe;
@@ -110,14 +109,12 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
 
     /** The bottom halves of {@code ctx}, created on first use. Any thread. */
     public static BottomHalves of(AioContext ctx) {
-        return ctx.layer(BottomHalves.class, c -> new BottomHalves(c, BhProbe.NONE, EnumSet.noneOf(HistoricalBug.class), true));
+        return ctx.layer(BottomHalves.class, c -> new BottomHalves(c, BhProbe.NONE, List.of(), true));
     }
 
     /** Test seam: attaches a list with probes and historical bugs; the context must have none yet. */
     static BottomHalves attach(AioContext ctx, BhProbe probe, HistoricalBug... bugs) {
-        EnumSet<HistoricalBug> set = EnumSet.noneOf(HistoricalBug.class);
-        set.addAll(List.of(bugs));
-        BottomHalves attached = ctx.layer(BottomHalves.class, c -> new BottomHalves(c, probe, set, true));
+        BottomHalves attached = ctx.layer(BottomHalves.class, c -> new BottomHalves(c, probe, List.of(bugs), true));
         if (attached.probe != probe) {
             throw new IllegalStateException(ctx.name() + " already has its bottom halves");
         }
@@ -133,9 +130,7 @@ public final class BottomHalves implements AioEventSource, AutoCloseable {
      * writes the eventfd (no poll can be asleep).
      */
     static BottomHalves detached(AioContext ctx, HistoricalBug... bugs) {
-        EnumSet<HistoricalBug> set = EnumSet.noneOf(HistoricalBug.class);
-        set.addAll(List.of(bugs));
-        return new BottomHalves(ctx, BhProbe.NONE, set, false);
+        return new BottomHalves(ctx, BhProbe.NONE, List.of(bugs), false);
     }
 
     /** The context this list belongs to. */
