@@ -58,6 +58,20 @@ class BottomHalfTest {
     }
 
     @Test
+    void the_everyday_calls_run_a_bottom_half_and_a_oneshot_in_the_next_poll() {
+        List<String> log = new ArrayList<>();
+        // tag::bh-usage[]
+        BottomHalves bhs = BottomHalves.of(ctx);
+        BottomHalf flush = bhs.newBh("flush", () -> log.add("flush"));
+        flush.schedule();                                      // from any thread
+        bhs.scheduleOneshot("reply", () -> log.add("reply"));  // run once, then forget it
+        ctx.poll(false);                                       // the home thread runs both
+        // end::bh-usage[]
+        assertThat(log).containsExactlyInAnyOrder("flush", "reply");
+        flush.delete();
+    }
+
+    @Test
     @Tag("ch02-bh-poll")
     void a_scheduled_bottom_half_runs_once_in_the_next_poll_however_often_it_was_scheduled() {
         BottomHalf a = recording("a");
