@@ -108,6 +108,8 @@ public final class AioContext implements AutoCloseable {
 
     private final String name;
     private volatile Thread homeThread;
+    /** Null for the usual single home thread; chapter 3's main context brings its own. */
+    private final HomeThreadRule homeRule;
 
     // ---- the wake-up protocol (accessed through NOTIFY_ME / NOTIFIED only) ----
     private final EventNotifier notifier;
@@ -157,6 +159,8 @@ public final class AioContext implements AutoCloseable {
     private long statWaits;
     private long statPollModeHits;
     private long statDispatches;
+    private long statBusyPollNs;
+    private long statBlockedNs;
 
     // ---- test seams ----
     private final boolean bugMissingEnableNotify;
@@ -164,6 +168,7 @@ public final class AioContext implements AutoCloseable {
     private final boolean bugForeignPoll;
     private final boolean bugKickIsProgress;
     private final boolean bugReplaceInPlace;
+    private final boolean bugKickOnlyWhenSleeping;
     private final PollProbe probe;
 
     private volatile boolean closed;
@@ -181,12 +186,14 @@ public final class AioContext implements AutoCloseable {
     private AioContext(Builder b) {
         this.name = b.name != null ? b.name : "aio-context-" + NEXT_ID.incrementAndGet();
         this.homeThread = b.homeThread != null ? b.homeThread : Thread.currentThread();
+        this.homeRule = b.homeRule;
         this.epollThreshold = b.epollThreshold;
         this.bugMissingEnableNotify = b.bugs.contains(HistoricalBug.MISSING_ENABLE_EXTERNAL_NOTIFY);
         this.bugAcceptAfterDispatch = b.bugs.contains(HistoricalBug.ACCEPT_AFTER_DISPATCH);
         this.bugForeignPoll = b.bugs.contains(HistoricalBug.FOREIGN_THREAD_POLL);
         this.bugKickIsProgress = b.bugs.contains(HistoricalBug.KICK_IS_PROGRESS);
         this.bugReplaceInPlace = b.bugs.contains(HistoricalBug.REPLACE_HANDLER_IN_PLACE);
+        this.bugKickOnlyWhenSleeping = b.bugs.contains(HistoricalBug.KICK_ONLY_WHEN_SLEEPING);
         this.probe = b.probe;
 
         this.notifier = new EventNotifier();
@@ -222,6 +229,7 @@ public final class AioContext implements AutoCloseable {
     public static final class Builder {
         private String name;
         private Thread homeThread;
+        private HomeThreadRule homeRule;
         private FdMonitorKind fdMonitor = FdMonitorKind.AUTO;
         private int epollThreshold = EPOLL_ENABLE_THRESHOLD;
         private final EnumSet<HistoricalBug> bugs = EnumSet.noneOf(HistoricalBug.class);
@@ -239,6 +247,15 @@ public final class AioContext implements AutoCloseable {
         /** The thread that will run {@code poll}; default: the thread that builds the context. */
         public Builder homeThread(Thread thread) {
             this.homeThread = Objects.requireNonNull(thread);
+            return this;
+        }
+
+        /**
+         * Replaces the single home thread with a rule (chapter 3's main context: the main-loop
+         * thread or whoever holds the BQL). See {@link HomeThreadRule} for the contract.
+         */
+        public Builder homeThreadRule(HomeThreadRule rule) {
+            this.homeRule = Objects.requireNonNull(rule);
             return this;
         }
 
@@ -286,9 +303,26 @@ public final class AioContext implements AutoCloseable {
         return homeThread;
     }
 
-    /** Whether the calling thread may run {@link #poll(boolean)}. */
+    /**
+     * Whether the calling thread may run {@link #poll(boolean)}: the home thread, or with a
+     * {@link HomeThreadRule} whatever the rule admits.
+     */
     public boolean inHomeThread() {
-        return Thread.currentThread() == homeThread;
+        Thread me = Thread.currentThread();
+        return homeRule != null ? homeRule.admits(me) : me == homeThread;
+    }
+
+    /** Who may run {@link #poll(boolean)}, in words, for error messages of this and later layers. */
+    public String describeHomeThread() {
+        return homeRule != null ? homeRule.describe() : "its home thread '" + homeThread.getName() + "'";
+    }
+
+    /**
+     * How deeply the calling home thread is nested in {@link #poll(boolean)}: 0 outside, 1 in a
+     * poll, 2 in a poll called from a callback of a poll, and so on. Home thread only.
+     */
+    public int pollDepth() {
+        return pollDepth;
     }
 
     /**
@@ -304,10 +338,10 @@ public final class AioContext implements AutoCloseable {
     }
 
     private void assertHomeThread(String what) {
-        if (!bugForeignPoll && Thread.currentThread() != homeThread) {
+        if (!bugForeignPoll && !inHomeThread()) {
             throw new IllegalStateException("AioContext '" + name + "': " + what + " called from thread '"
-                    + Thread.currentThread().getName() + "', but only its home thread '"
-                    + homeThread.getName() + "' may do that");
+                    + Thread.currentThread().getName() + "', but only " + describeHomeThread()
+                    + " may do that");
         }
     }
 
@@ -612,7 +646,7 @@ public final class AioContext implements AutoCloseable {
             if (useNotifyMe) {
                 NOTIFY_ME.setOpaque(this, (int) NOTIFY_ME.getOpaque(this) + 2);
                 VarHandle.fullFence();
-                if ((boolean) NOTIFIED.getOpaque(this)) {
+                if ((boolean) NOTIFIED.getOpaque(this) && !bugKickOnlyWhenSleeping) {
                     timeout = 0;                          // a notification is pending: don't sleep
                 }
             }
@@ -626,7 +660,24 @@ public final class AioContext implements AutoCloseable {
                 }
                 waited = true;
                 statWaits++;
-                monitor.await(ready, timeout);
+                long sleptFrom = timeout != 0 ? System.nanoTime() : 0;
+                if (timeout != 0 && homeRule != null && homeRule.releaseForSleep(this)) {
+                    // Chapter 3's main loop: another admitted thread (a vCPU holding the BQL)
+                    // may poll this context while we sleep, so the sleep only waits; the ready
+                    // handlers are collected once we are the home thread again.
+                    try {
+                        monitor.sleep(timeout);
+                    } finally {
+                        homeRule.reacquireAfterSleep(this);
+                    }
+                    statBlockedNs += System.nanoTime() - sleptFrom;
+                    fdMonitor.await(ready, 0);
+                } else {
+                    monitor.await(ready, timeout);
+                    if (timeout != 0) {
+                        statBlockedNs += System.nanoTime() - sleptFrom;
+                    }
+                }
             }
 
             // 6. No longer about to sleep; store-release so the wait is finished first.
@@ -817,6 +868,7 @@ public final class AioContext implements AutoCloseable {
             maxNs = soonestTimeout(timeout, maxNs);
         } while (elapsed < maxNs && !fdMonitor.needWait());
 
+        statBusyPollNs += elapsed;
         if (progress) {
             statPollModeHits++;
         }
@@ -972,7 +1024,7 @@ public final class AioContext implements AutoCloseable {
      * or in chapter 2 a bottom half).
      */
     public void notifyEvent() {
-        boolean wroteEventfd = kickIfSleeping();
+        boolean wroteEventfd = bugKickOnlyWhenSleeping ? legacyKickOnlyWhenSleeping() : kickIfSleeping();
         AioNotifyEvent trace = new AioNotifyEvent();
         if (trace.shouldCommit()) {
             trace.context = name;
@@ -1011,6 +1063,20 @@ public final class AioContext implements AutoCloseable {
         VarHandle.fullFence();
     }
     // end::notify[]
+
+    /**
+     * The notify of {@link HistoricalBug#KICK_ONLY_WHEN_SLEEPING}: with nobody about to sleep the
+     * kick leaves no trace at all, so a poll that starts a moment later sleeps through it.
+     */
+    private boolean legacyKickOnlyWhenSleeping() {
+        VarHandle.fullFence();
+        if ((int) NOTIFY_ME.getOpaque(this) != 0) {
+            notifier.set();
+            NOTIFIED.setVolatile(this, true);
+            return true;
+        }
+        return false;
+    }
 
     /** The old accept of {@link HistoricalBug#ACCEPT_AFTER_DISPATCH}: clear and drain. */
     private void legacyAcceptAndDrain() {
@@ -1184,11 +1250,18 @@ public final class AioContext implements AutoCloseable {
      * system call), iterations where busy polling found work, and callbacks run. Read from
      * another thread they may be slightly stale.
      */
-    public record Statistics(long polls, long waits, long pollModeHits, long dispatches) {
+    public record Statistics(long polls, long waits, long pollModeHits, long dispatches,
+                             long busyPollNs, long blockedNs) {
     }
 
+    /**
+     * The counters, plus two times: {@code busyPollNs} spent busy-polling in userspace and
+     * {@code blockedNs} spent asleep in the kernel with a non-zero timeout. What is left of a
+     * thread's time is dispatching (and the loop's own bookkeeping).
+     */
     public Statistics statistics() {
-        return new Statistics(statPolls, statWaits, statPollModeHits, statDispatches);
+        return new Statistics(statPolls, statWaits, statPollModeHits, statDispatches,
+                statBusyPollNs, statBlockedNs);
     }
 
     private void checkOpen() {

@@ -37,6 +37,8 @@ final class EpollFdMonitor implements FdMonitor {
     private final int epfd;
     private final EpollEvents events = new EpollEvents(MAX_EVENTS);
     private final PollFds epollFdAsPollFd = new PollFds(1);
+    /** The same for a released sleep, which may overlap another thread's {@link #await}. */
+    private final PollFds sleepFd = new PollFds(1);
     /** fd -> current node; written under the list mutex, read by the home thread. */
     private volatile AtomicReferenceArray<AioHandler> byFd = new AtomicReferenceArray<>(64);
 
@@ -131,6 +133,18 @@ final class EpollFdMonitor implements FdMonitor {
         return queued;
     }
     // end::fdmon-epoll-wait[]
+
+    @Override
+    public void sleep(long timeoutNs) {
+        if (ctx.isExternalDisabled()) {
+            ctx.pollMonitor().sleep(timeoutNs);
+            return;
+        }
+        // An epoll fd is readable while any fd on its interest list is ready.
+        sleepFd.set(0, epfd, LibC.POLLIN);
+        ctx.probeBeforeSyscall(this, null, 0, timeoutNs);
+        LibC.ppoll(sleepFd, 1, timeoutNs);
+    }
 
     @Override
     public void close() {

@@ -36,6 +36,14 @@ interface FdMonitor {
      */
     int await(ReadyList ready, long timeoutNs);
 
+    /**
+     * Waits up to {@code timeoutNs} until some fd may be ready, queueing nothing and touching
+     * none of the state {@link #await} uses: the caller has let go of the context
+     * ({@link HomeThreadRule#releaseForSleep}) and another thread may be polling it meanwhile.
+     * The caller collects the ready handlers with {@code await(ready, 0)} afterwards.
+     */
+    void sleep(long timeoutNs);
+
     /** Whether {@link #await} must be called even with a zero timeout. */
     boolean needWait();
 

@@ -41,5 +41,14 @@ enum HistoricalBug {
      * {@code fef1660132}, 2018): a walker that is between reading one callback and the next sees
      * half of the old registration and half of the new.
      */
-    REPLACE_HANDLER_IN_PLACE
+    REPLACE_HANDLER_IN_PLACE,
+
+    /**
+     * {@code notifyEvent()} does nothing at all when no poll is about to sleep, and {@code poll()}
+     * does not look at {@code notified} before sleeping: QEMU's {@code aio_notify} until 2020, when
+     * it started to set {@code notified} on every call. A kick that lands between a loop's check of
+     * its own flag and its next {@code poll(true)} is lost; QEMU's IOThread stop hung on it
+     * ({@code 2362a28ea1}, 2017, fixed by stopping with a bottom half).
+     */
+    KICK_ONLY_WHEN_SLEEPING
 }

@@ -18,6 +18,8 @@ import java.util.Arrays;
 final class PollFdMonitor implements FdMonitor {
     private final AioContext ctx;
     private final PollFds pollFds = new PollFds(16);
+    /** The array of a released sleep; only one thread sleeps released at a time (the rule's contract). */
+    private final PollFds sleepFds = new PollFds(16);
     private AioHandler[] nodes = new AioHandler[16];
     /** True for the throw-away instance a foreign poller gets (see {@link #await}). */
     private final boolean privateToCaller;
@@ -100,6 +102,21 @@ final class PollFdMonitor implements FdMonitor {
         return queued;
     }
     // end::fdmon-poll-wait[]
+
+    @Override
+    public void sleep(long timeoutNs) {
+        boolean externalDisabled = ctx.isExternalDisabled();
+        int n = 0;
+        for (AioHandler node = ctx.handlerListHead(); node != null; node = node.next) {
+            if (node.deleted || node.events == 0 || (node.isExternal && externalDisabled)) {
+                continue;
+            }
+            sleepFds.ensureCapacityKeeping(n + 1);
+            sleepFds.set(n++, node.fd, node.events);
+        }
+        ctx.probeBeforeSyscall(this, null, 0, timeoutNs);
+        LibC.ppoll(sleepFds, n, timeoutNs);
+    }
 
     @Override
     public void close() {

@@ -36,4 +36,13 @@ public final class AioTestSeams {
     public static int notifyMeCount(AioContext ctx) {
         return ctx.notifyMeCount();
     }
+
+    /**
+     * Puts back QEMU's pre-2020 notify ({@code HistoricalBug.KICK_ONLY_WHEN_SLEEPING}): a kick
+     * while no poll is about to sleep leaves no trace. Chapter 3 uses it to show the IOThread stop
+     * that hung in 2017.
+     */
+    public static AioContext.Builder kickOnlyWhenSleeping(AioContext.Builder builder) {
+        return builder.reintroduce(HistoricalBug.KICK_ONLY_WHEN_SLEEPING);
+    }
 }
