@@ -43,7 +43,9 @@ import java.util.function.UnaryOperator;
  * inside the IOThread is refused, because it would join itself.
  *
  * <p><b>Ownership of the context.</b> The thread closes its context when the loop ends (only the
- * home thread may), which also joins the context's thread-pool workers. A stopped IOThread cannot
+ * home thread may), which also joins the context's thread-pool workers. Before that it runs what
+ * is still scheduled (a completion that raced with the stop), a bounded number of times: a bottom
+ * half that keeps rescheduling itself is a bug of its owner and is reported by {@link #stop()}. A stopped IOThread cannot
  * be started again; make a new one.
  *
  * <p><b>Parameters</b> (QEMU's {@code poll-max-ns}, {@code poll-grow}, {@code poll-shrink},
@@ -183,6 +185,9 @@ public final class IoThread implements AutoCloseable {
             failure = t;
         } finally {
             try {
+                if (failure == null) {
+                    MainLoop.runWhatIsScheduled(ctx);
+                }
                 ctx.close(); // the home thread closes what it ran (joins pool workers too)
             } catch (Throwable t) {
                 if (failure == null) {
@@ -205,11 +210,11 @@ public final class IoThread implements AutoCloseable {
      */
     @GlobalStateCode
     public void stop() {
-        CodeRules.globalStateCode();
         if (Thread.currentThread() == thread) {
             throw new IllegalStateException("IOThread '" + name + "' cannot stop itself: stop() joins the"
                     + " thread. Ask the main loop to stop it.");
         }
+        CodeRules.globalStateCode();
         IoThreadStopEvent trace = new IoThreadStopEvent();
         trace.begin();
         if (stopping.compareAndSet(false, true) && thread.isAlive()) {
