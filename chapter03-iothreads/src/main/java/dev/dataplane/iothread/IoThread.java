@@ -74,6 +74,8 @@ public final class IoThread implements AutoCloseable {
     private volatile long iterations;
     private volatile Throwable failure;
     private volatile long stoppedNs;
+    /** Test seam: the stop has been handed to the loop (flag set, or bottom half scheduled). */
+    private volatile boolean stopDelivered;
 
     private IoThread(Builder b) {
         CodeRules.globalStateCode();
@@ -224,6 +226,7 @@ public final class IoThread implements AutoCloseable {
             } else {
                 requestStop();
             }
+            stopDelivered = true;
         }
         joinUninterruptibly();
         trace.name = name;
@@ -237,7 +240,9 @@ public final class IoThread implements AutoCloseable {
 
     /** The stop itself: work for the loop, run in the loop, owned by the loop. */
     private void requestStop() {
+        // tag::exercise-ch03-iothread-stop[]
         BottomHalves.of(ctx).scheduleOneshot("iothread-stop", () -> running = false);
+        // end::exercise-ch03-iothread-stop[]
     }
     // end::iothread-stop[]
 
@@ -274,6 +279,16 @@ public final class IoThread implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Test seam: whether stop() has handed the stop to the loop. */
+    boolean stopDelivered() {
+        return stopDelivered;
+    }
+
+    /** Test seam: the loop's own flag. */
+    boolean runningFlag() {
+        return running;
     }
 
     /** The IOThread's context (QEMU: {@code iothread_get_aio_context}). Any thread. */

@@ -157,11 +157,13 @@ public final class MainLoop implements AutoCloseable {
 
         @Override
         public boolean releaseForSleep(AioContext c) {
+            // tag::exercise-ch03-main-loop-sleep[]
             if (isTopLevelIteration()) {
                 bql.unlock(); // vCPUs may take it while we sleep
                 return true;
             }
             return false;     // a nested wait keeps the lock: its caller is mid-way through global state
+            // end::exercise-ch03-main-loop-sleep[]
         }
 
         @Override
