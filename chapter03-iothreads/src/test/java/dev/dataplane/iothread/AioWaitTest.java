@@ -37,6 +37,7 @@ class AioWaitTest {
         main.close();
     }
 
+    // tag::wait-usage[]
     /** Makes {@code flag} true from {@code io}'s thread once somebody is waiting, then kicks. */
     private void setFromIoThreadOnceWaiting(IoThread io, AtomicBoolean flag) {
         BottomHalves.of(io.context()).scheduleOneshot("set-flag", () -> {
@@ -59,6 +60,7 @@ class AioWaitTest {
         assertThat(done.get()).isTrue();
         assertThat(main.aioWait().waiters()).isZero();
     }
+    // end::wait-usage[]
 
     @Test
     @Tag("ch03-wait-context")

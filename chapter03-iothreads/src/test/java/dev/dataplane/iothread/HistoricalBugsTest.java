@@ -90,6 +90,7 @@ class HistoricalBugsTest {
                 if (stopReturned) {
                     outcome = new Outcome(false, true, false, 0, io.runningFlag());
                 } else {
+                    // tag::lost-kick-proof[]
                     // Asleep in poll(-1): read the state that proves nothing pending will wake it.
                     // notifyMe first: it stays raised for the whole sleep, and "not notified" read
                     // after it means no kick arrived since the thread looked.
@@ -98,6 +99,7 @@ class HistoricalBugsTest {
                     outcome = new Outcome(true, false, notified, notifyMe, io.runningFlag());
                     io.context().notifyEvent(); // rescue: now somebody is asleep, so the kick is real
                     Timeouts.await(stopped);
+                    // end::lost-kick-proof[]
                 }
                 assertThat(io.thread().isAlive()).isFalse();
                 return outcome;
