@@ -43,6 +43,7 @@ public final class CodeMarkers {
     private CodeMarkers() {
     }
 
+    // tag::nearest-marker[]
     /** The thread marker nearest to {@code unit} (see the class comment), if any. */
     public static Optional<Class<? extends Annotation>> effectiveMarker(JavaCodeUnit unit) {
         Optional<Class<? extends Annotation>> own = ownMarker(unit);
@@ -60,6 +61,7 @@ public final class CodeMarkers {
         }
         return type.getEnclosingClass().flatMap(CodeMarkers::effectiveMarker);
     }
+    // end::nearest-marker[]
 
     /** The first thread marker written on {@code element} itself; two of them is rule d's business. */
     private static Optional<Class<? extends Annotation>> ownMarker(CanBeAnnotated element) {

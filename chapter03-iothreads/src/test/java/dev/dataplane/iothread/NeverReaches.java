@@ -68,6 +68,7 @@ final class NeverReaches extends ArchCondition<JavaCodeUnit> {
             .<JavaCall<?>>comparingInt(JavaCall::getLineNumber)
             .thenComparing(call -> call.getTarget().getFullName());
 
+    // tag::never-reaches[]
     @Override
     public void check(JavaCodeUnit start, ConditionEvents events) {
         // For every member reached, the call that first reached it: the path back to start.
@@ -81,6 +82,8 @@ final class NeverReaches extends ArchCondition<JavaCodeUnit> {
             List<JavaCall<?>> calls = new ArrayList<>(unit.getCallsFromSelf());
             calls.sort(SOURCE_ORDER);
             for (JavaCall<?> call : calls) {
+                // An interface or abstract method resolves to its bodiless declaration: the walk
+                // ends there (see the class comment).
                 JavaCodeUnit target = call.getTarget().resolveMember().orElse(null);
                 if (target == null) {
                     continue; // not imported (a library) or not resolvable: nothing to follow
@@ -96,6 +99,7 @@ final class NeverReaches extends ArchCondition<JavaCodeUnit> {
             }
         }
     }
+    // end::never-reaches[]
 
     private boolean inScope(JavaClass type) {
         return type.getName().startsWith(scope);
