@@ -11,6 +11,7 @@ import dev.dataplane.iothread.rules.MainLoopOnly;
 import java.lang.annotation.Annotation;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What the markers of {@code dev.dataplane.iothread.rules} say about a piece of code, as the
@@ -93,15 +94,19 @@ public final class CodeMarkers {
     }
 
     /**
+     * The methods of {@link Bql} that take the lock. {@code ThreadRulesCatchViolationsTest} checks
+     * that they are, with {@code unlock}, exactly its {@link GlobalStateCode} methods, so a new
+     * way to take the lock cannot slip past rule b.
+     */
+    public static final Set<String> BQL_TAKERS = Set.of("lock", "withLock", "callWithLock");
+
+    /**
      * Whether {@code unit} takes or releases the BQL: a {@link GlobalStateCode} member of
-     * {@link Bql} or of its {@link Bql.Guard} ({@code lock}, {@code unlock}, {@code guard},
-     * {@code Guard.close}). {@code isHeld} and {@code assertHeld} are {@link IoOrGsCode}: any code
-     * may ask.
+     * {@link Bql} ({@code lock}, {@code unlock}, {@code withLock}, {@code callWithLock}).
+     * {@code isHeld} and {@code assertHeld} are {@link IoOrGsCode}: any code may ask.
      */
     public static boolean takesOrReleasesTheBql(JavaCodeUnit unit) {
-        JavaClass owner = unit.getOwner();
-        return (owner.isEquivalentTo(Bql.class) || owner.isEquivalentTo(Bql.Guard.class))
-                && unit.isAnnotatedWith(GlobalStateCode.class);
+        return unit.getOwner().isEquivalentTo(Bql.class) && unit.isAnnotatedWith(GlobalStateCode.class);
     }
 
     /** {@link #isIoCode} as an ArchUnit predicate. */
@@ -118,7 +123,7 @@ public final class CodeMarkers {
 
     /**
      * A short name for messages: the class name without its package (nested classes joined with
-     * dots) and the simple names of the parameter types, e.g. {@code Bql.Guard.close()}.
+     * dots) and the simple names of the parameter types, e.g. {@code Bql.withLock(Runnable)}.
      */
     public static String shortName(JavaCodeUnit unit) {
         JavaClass owner = unit.getOwner();

@@ -48,8 +48,8 @@ public final class ThreadRules {
     public static final ArchRule IO_CODE_NEVER_TAKES_THE_BQL = codeUnits()
             .that(CodeMarkers.ioCode())
             .should(new NeverReaches(
-                    "never reach Bql.lock()/unlock()/guard() or a @MainLoopOnly helper, directly or"
-                            + " through other dev.dataplane code",
+                    "never reach Bql.lock()/unlock()/withLock()/callWithLock() or a @MainLoopOnly helper,"
+                            + " directly or through other dev.dataplane code",
                     "dev.dataplane.",
                     u -> CodeMarkers.takesOrReleasesTheBql(u) || CodeMarkers.isMainLoopOnly(u),
                     u -> CodeMarkers.takesOrReleasesTheBql(u) ? "takes or releases the BQL"
@@ -61,11 +61,11 @@ public final class ThreadRules {
     // end::rule-io-code-no-bql[]
 
     // tag::rule-only-gs-takes-bql[]
-    /** Who takes the BQL: a {@link Bql#lock()} or {@link Bql#guard()} call only in global-state code. */
+    /** Who takes the BQL: {@link Bql#lock()}, {@link Bql#withLock} or {@link Bql#callWithLock} only in global-state code. */
     public static final ArchRule ONLY_GLOBAL_STATE_CODE_TAKES_THE_BQL = noClasses()
             .that().resideInAPackage("dev.dataplane..")
             .should().callMethodWhere(DescribedPredicate.describe(
-                    "the target is Bql.lock() or Bql.guard() and the caller is not global-state code"
+                    "the target takes the BQL (Bql.lock(), withLock(), callWithLock()) and the caller is not global-state code"
                             + " (@GlobalStateCode on it or on its class)",
                     (JavaMethodCall call) -> takesTheBql(call) && !CodeMarkers.isGlobalStateCode(call.getOrigin())))
             .because("taking the BQL is a decision to act on the whole machine; marking the code"
@@ -74,8 +74,7 @@ public final class ThreadRules {
     // end::rule-only-gs-takes-bql[]
 
     private static boolean takesTheBql(JavaMethodCall call) {
-        String name = call.getName();
-        return call.getTargetOwner().isEquivalentTo(Bql.class) && (name.equals("lock") || name.equals("guard"));
+        return call.getTargetOwner().isEquivalentTo(Bql.class) && CodeMarkers.BQL_TAKERS.contains(call.getName());
     }
 
     // tag::rule-lower-chapters-know-no-bql[]

@@ -11,11 +11,6 @@ public final class TakesTheBqlWithoutSayingSo {
     }
 
     static void resetDevice(Bql bql) {
-        Bql.Guard held = bql.guard();
-        try {
-            resets++;
-        } finally {
-            held.close();
-        }
+        bql.withLock(() -> resets++);
     }
 }
