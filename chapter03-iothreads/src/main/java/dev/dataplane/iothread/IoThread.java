@@ -3,6 +3,7 @@ package dev.dataplane.iothread;
 import dev.dataplane.aio.AioContext;
 import dev.dataplane.bh.BottomHalves;
 import dev.dataplane.iothread.rules.GlobalStateCode;
+import dev.dataplane.iothread.rules.IoCode;
 import dev.dataplane.iothread.rules.IoOrGsCode;
 import dev.dataplane.iothread.trace.IoThreadStartEvent;
 import dev.dataplane.iothread.trace.IoThreadStopEvent;
@@ -172,6 +173,7 @@ public final class IoThread implements AutoCloseable {
     }
 
     // tag::iothread-run[]
+    @IoCode // the IOThread itself: what its loop runs must never need the BQL
     private void run() {
         CurrentContext.set(ctx);
         started.countDown();

@@ -69,6 +69,7 @@ public final class MainLoop implements AutoCloseable {
     private long iterations;
     private boolean closed;
 
+    @GlobalStateCode
     private MainLoop(Builder b) {
         this.name = b.name;
         this.thread = Thread.currentThread();
@@ -156,6 +157,7 @@ public final class MainLoop implements AutoCloseable {
         }
 
         @Override
+        @GlobalStateCode // the main-loop thread, in its own iterate(): see isTopLevelIteration
         public boolean releaseForSleep(AioContext c) {
             // tag::exercise-ch03-main-loop-sleep[]
             if (isTopLevelIteration()) {
@@ -167,6 +169,7 @@ public final class MainLoop implements AutoCloseable {
         }
 
         @Override
+        @GlobalStateCode // only after releaseForSleep returned true, in the same thread
         public void reacquireAfterSleep(AioContext c) {
             bql.lock();
         }
