@@ -44,12 +44,16 @@ class HistoricalBugsTest {
             CountDownLatch atFlagCheck = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             CountDownLatch asleep = new CountDownLatch(1);
+            CountDownLatch idle = new CountDownLatch(1);
             try (MainLoopThread main = new MainLoopThread()) {
                 // Both variants get QEMU's notify of 2017: the real stop must not depend on the kick.
                 IoThread io = main.call(() -> IoThread.builder("iothread0")
                         .contextOptions(b -> AioTestSeams.beforeWait(AioTestSeams.kickOnlyWhenSleeping(b), timeout -> {
-                            if (timeout == -1 && released.get()) {
-                                asleep.countDown();
+                            if (timeout == -1) {
+                                idle.countDown();
+                                if (released.get()) {
+                                    asleep.countDown();
+                                }
                             }
                         }))
                         .probe(t -> {
@@ -61,6 +65,10 @@ class HistoricalBugsTest {
                         .reintroduce(bugs)
                         .start());
 
+                // Once the thread is idle, make it go round its loop once more and hold it at the
+                // flag check. (Arming it earlier could catch it with "go-round" still pending, and
+                // a pending bottom half would keep even the buggy loop from sleeping.)
+                Timeouts.await(idle);
                 armed.set(true);
                 BottomHalves.of(io.context()).scheduleOneshot("go-round", () -> { });
                 Timeouts.await(atFlagCheck);
