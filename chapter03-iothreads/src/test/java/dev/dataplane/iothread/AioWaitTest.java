@@ -41,10 +41,7 @@ class AioWaitTest {
     /** Makes {@code flag} true from {@code io}'s thread once somebody is waiting, then kicks. */
     private void setFromIoThreadOnceWaiting(IoThread io, AtomicBoolean flag) {
         BottomHalves.of(io.context()).scheduleOneshot("set-flag", () -> {
-            long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
-            while (main.aioWait().waiters() == 0 && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
+            Waiters.untilPolling(main, 0);
             flag.set(true);
             main.aioWait().kick();
         });

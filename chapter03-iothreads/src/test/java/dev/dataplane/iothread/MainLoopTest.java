@@ -99,10 +99,7 @@ class MainLoopTest {
             boolean waited = main.call(() -> {
                 BottomHalves.of(io.context()).scheduleOneshot("observe", () -> {
                     // The main loop is inside waitWhile, sleeping in a nested poll.
-                    long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
-                    while (main.loop().aioWait().waiters() == 0 && System.nanoTime() < deadline) {
-                        Thread.onSpinWait();
-                    }
+                    Waiters.untilPolling(main.loop(), 0);
                     lockedDuringWait.set(bql.isLocked());
                     done.set(true);
                     main.loop().aioWait().kick();
@@ -189,10 +186,7 @@ class MainLoopTest {
             AtomicBoolean done = new AtomicBoolean();
             BottomHalves.of(main.context()).scheduleOneshot("nested-wait", () -> {
                 BottomHalves.of(io.context()).scheduleOneshot("finish", () -> {
-                    long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
-                    while (main.aioWait().waiters() == 0 && System.nanoTime() < deadline) {
-                        Thread.onSpinWait();
-                    }
+                    Waiters.untilPolling(main, 0);
                     done.set(true);
                     main.aioWait().kick();
                 });

@@ -24,10 +24,7 @@ class TraceEventsTest {
                 IoThread io = IoThread.start("traced-io");
                 AtomicBoolean done = new AtomicBoolean();
                 BottomHalves.of(io.context()).scheduleOneshot("finish", () -> {
-                    long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
-                    while (main.aioWait().waiters() == 0 && System.nanoTime() < deadline) {
-                        Thread.onSpinWait();
-                    }
+                    Waiters.untilPolling(main, 0);
                     done.set(true);
                     main.aioWait().kick();
                 });

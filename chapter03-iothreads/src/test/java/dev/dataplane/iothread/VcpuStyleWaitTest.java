@@ -24,10 +24,7 @@ class VcpuStyleWaitTest {
             AtomicReference<String> kickRanOn = new AtomicReference<>();
             loop.loop().bql().withLock(() -> {
                 BottomHalves.of(io.context()).scheduleOneshot("finish", () -> {
-                    long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
-                    while (loop.loop().aioWait().waiters() == 0 && System.nanoTime() < deadline) {
-                        Thread.onSpinWait();
-                    }
+                    Waiters.untilPolling(loop.loop(), 1);
                     done.set(true);
                     loop.loop().aioWait().kick();
                 });
