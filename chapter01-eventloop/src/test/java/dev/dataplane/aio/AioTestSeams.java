@@ -45,4 +45,14 @@ public final class AioTestSeams {
     public static AioContext.Builder kickOnlyWhenSleeping(AioContext.Builder builder) {
         return builder.reintroduce(HistoricalBug.KICK_ONLY_WHEN_SLEEPING);
     }
+
+    /**
+     * Whether the context's own eventfd has been written and not drained: a kick the kernel still
+     * holds, which would end a sleep at once. Read without consuming it.
+     */
+    public static boolean kickPendingInTheKernel(AioContext ctx) {
+        dev.dataplane.aio.linux.PollFds one = new dev.dataplane.aio.linux.PollFds(1);
+        one.set(0, ctx.contextNotifier().fd(), dev.dataplane.aio.linux.LibC.POLLIN);
+        return dev.dataplane.aio.linux.LibC.ppoll(one, 1, 0) == 1;
+    }
 }
