@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -91,10 +92,12 @@ public final class ConsoleDemo implements Callable<Integer> {
 
     private final int consoleFd;
     private final PrintStream out;
+    private final Consumer<Workshop> setUp;
 
-    private ConsoleDemo(int consoleFd, PrintStream out) {
+    private ConsoleDemo(int consoleFd, PrintStream out, Consumer<Workshop> setUp) {
         this.consoleFd = consoleFd;
         this.out = out;
+        this.setUp = setUp;
     }
 
     public static void main(String[] args) {
@@ -103,12 +106,15 @@ public final class ConsoleDemo implements Callable<Integer> {
 
     /** Runs the demo with commands from standard input; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return run(args, 0, out, err);
+        return run(args, 0, out, err, w -> { });
     }
 
-    /** Test seam: commands from {@code consoleFd} (a pipe's read end) instead of standard input. */
-    static int run(String[] args, int consoleFd, PrintStream out, PrintStream err) {
-        ConsoleDemo demo = new ConsoleDemo(consoleFd, out);
+    /**
+     * Test seam: commands from {@code consoleFd} (a pipe's read end) instead of standard input, and
+     * a look at the workshop before its console opens.
+     */
+    static int run(String[] args, int consoleFd, PrintStream out, PrintStream err, Consumer<Workshop> setUp) {
+        ConsoleDemo demo = new ConsoleDemo(consoleFd, out, setUp);
         CommandLine cmd = new CommandLine(demo)
                 .setOut(new PrintWriter(out, true))
                 .setErr(new PrintWriter(err, true));
@@ -166,6 +172,7 @@ public final class ConsoleDemo implements Callable<Integer> {
                 iothreads.add(workshop.startIoThread("iothread" + i));
             }
             startJobs(workshop, roots, iothreads);
+            setUp.accept(workshop);
             Runtime.getRuntime().addShutdownHook(ctrlC);
             out.printf("%s: main loop in thread '%s' (it holds the BQL except while it sleeps); %s%n", NAME,
                     Thread.currentThread().getName(), describeJobs(workshop));

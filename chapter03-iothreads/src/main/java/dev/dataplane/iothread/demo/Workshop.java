@@ -66,6 +66,8 @@ final class Workshop {
     private Consumer<String> live = line -> { };
     private final long reportMs;
     private final boolean debug;
+    /** Test seam: runs in the main loop as a move command begins, before the move's first wait. */
+    Runnable beforeMove = () -> { };
 
     Workshop(MainLoop main, PrintStream out, long reportMs, boolean debug) {
         this.main = main;
@@ -214,6 +216,7 @@ final class Workshop {
             return;
         }
         long t0 = System.nanoTime();
+        beforeMove.run();
         moveJob(job, to);
         count("jobs moved");
         out.printf("moved %s from %s to %s in %.1f ms%n", job.name, from.name(), to.name(), ms(System.nanoTime() - t0));
