@@ -124,7 +124,7 @@ final class CommandConsole {
         printer.delete();
     }
 
-    // tag::console-reentrancy[]
+    // tag::demo-console-reentrancy[]
     /** The fd handler. Main loop, with the BQL; may be re-entered from a command's nested wait. */
     @GlobalStateCode
     private void onReadable() {
@@ -187,7 +187,7 @@ final class CommandConsole {
             }
         }
     }
-    // end::console-reentrancy[]
+    // end::demo-console-reentrancy[]
 
     private void queueLine() {
         String line = partial.toString(StandardCharsets.UTF_8).strip();

@@ -149,7 +149,7 @@ public final class ConsoleDemo implements Callable<Integer> {
         }
         boolean interactive = consoleFd == 0 && stdinIsTerminal();
 
-        // tag::console-main[]
+        // tag::demo-console-main[]
         MainLoop main = MainLoop.create();  // this thread is the main loop now, and holds the BQL
         Object gate = new Object();
         boolean[] open = {true};            // under gate: whether Ctrl-C may still ask main to quit
@@ -193,7 +193,7 @@ public final class ConsoleDemo implements Callable<Integer> {
             removeHook(ctrlC);
             main.close();
         }
-        // end::console-main[]
+        // end::demo-console-main[]
         if (failure != null) {
             if (debug) {
                 failure.printStackTrace(out);

@@ -169,7 +169,7 @@ abstract class Job {
         return ctx;
     }
 
-    // tag::job-submit[]
+    // tag::demo-job-submit[]
     /**
      * Hands blocking work to the home context's thread pool; {@code done} runs later in this
      * thread. The wrapper counts the request in flight, and its last act is to count it out and
@@ -188,7 +188,7 @@ abstract class Job {
             }
         });
     }
-    // end::job-submit[]
+    // end::demo-job-submit[]
 
     /** Counts that the calling thread did {@code what} for this job. Home thread (it may name another thread). */
     final void note(String thread, String what) {

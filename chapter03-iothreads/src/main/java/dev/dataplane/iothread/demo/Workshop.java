@@ -187,7 +187,7 @@ final class Workshop {
                 b.acquisitions(), b.contended(), ms(b.waitedNs()), ms(b.heldNs()));
     }
 
-    // tag::move[]
+    // tag::demo-move[]
     /**
      * Moves a job to another IOThread. Main loop. The job's state may only be touched in its home
      * context (see {@link Job}), so the main loop does not stop or start it itself: it asks the old
@@ -204,7 +204,7 @@ final class Workshop {
         job.setHome(to);                                //    now no thread runs any of it
         aioWait.runInContext(newCtx, () -> job.attach(newCtx)); // 3. in the new IOThread: carry on
     }
-    // end::move[]
+    // end::demo-move[]
 
     private void move(List<String> args) {
         expectArgs("move", args, 2, 2, "move JOB IOTHREAD");
