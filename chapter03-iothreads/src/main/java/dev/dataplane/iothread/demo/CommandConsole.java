@@ -71,7 +71,6 @@ final class CommandConsole {
     private boolean running;
     private boolean eof;
     private boolean done;
-    private long linesRead;
     private final BottomHalf printer;
 
     // ---- any thread ----
@@ -192,7 +191,6 @@ final class CommandConsole {
     private void queueLine() {
         String line = partial.toString(StandardCharsets.UTF_8).strip();
         partial.reset();
-        linesRead++;
         if (!line.isEmpty() && !line.startsWith("#")) {
             pending.addLast(line);
         }
@@ -233,10 +231,5 @@ final class CommandConsole {
         for (String line; (line = liveLines.poll()) != null; ) {
             out.println(line);
         }
-    }
-
-    /** Lines read so far, commands or not. Main loop. */
-    long linesRead() {
-        return linesRead;
     }
 }

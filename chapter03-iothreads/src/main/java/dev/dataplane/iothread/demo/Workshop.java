@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
@@ -121,7 +122,7 @@ final class Workshop {
     @GlobalStateCode
     boolean execute(String line) {
         String[] words = line.trim().split("\\s+");
-        String cmd = words[0].toLowerCase(java.util.Locale.ROOT);
+        String cmd = words[0].toLowerCase(Locale.ROOT);
         List<String> args = Arrays.asList(words).subList(1, words.length);
         try {
             switch (cmd) {
