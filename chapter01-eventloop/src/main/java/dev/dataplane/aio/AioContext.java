@@ -661,6 +661,7 @@ public final class AioContext implements AutoCloseable {
                 waited = true;
                 statWaits++;
                 long sleptFrom = timeout != 0 ? System.nanoTime() : 0;
+                // tag::released-sleep[]
                 if (timeout != 0 && homeRule != null && homeRule.releaseForSleep(this)) {
                     // Chapter 3's main loop: another admitted thread (a vCPU holding the BQL)
                     // may poll this context while we sleep, so the sleep only waits; the ready
@@ -672,6 +673,7 @@ public final class AioContext implements AutoCloseable {
                     }
                     statBlockedNs += System.nanoTime() - sleptFrom;
                     fdMonitor.await(ready, 0);
+                    // end::released-sleep[]
                 } else {
                     monitor.await(ready, timeout);
                     if (timeout != 0) {

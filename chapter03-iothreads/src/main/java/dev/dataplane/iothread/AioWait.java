@@ -107,8 +107,10 @@ public final class AioWait {
     }
     // end::wait-while[]
 
+    // tag::context-to-poll[]
     /** The context a waiter in the calling thread polls, or an explanation of why it may not wait. */
     private AioContext contextToPoll(AioContext ctx, String what) {
+        // tag::exercise-ch03-wait-context[]
         if (ctx != null && ctx.inHomeThread()) {
             return ctx;
         }
@@ -122,7 +124,9 @@ public final class AioWait {
                 + (ctx != null ? ctx.describeHomeThread() : "the main loop") + " may) nor the main context"
                 + " (only " + main.describeHomeThread() + " may). Wait in the main loop instead, or"
                 + " schedule the work there with BottomHalves.scheduleOneshot.");
+        // end::exercise-ch03-wait-context[]
     }
+    // end::context-to-poll[]
 
     // tag::call-in-context[]
     /**

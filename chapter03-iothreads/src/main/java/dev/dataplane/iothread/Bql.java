@@ -145,27 +145,27 @@ public final class Bql {
     // end::bql[]
 
     /**
-     * Takes the lock for a try-with-resources block (QEMU: {@code BQL_LOCK_GUARD()}):
-     * {@code try (var held = bql.guard()) { ... }}.
+     * Runs {@code body} with the lock held and releases it afterwards, also on an exception
+     * (QEMU: {@code BQL_LOCK_GUARD()}, {@code WITH_BQL_LOCK_GUARD}).
      */
     @GlobalStateCode
-    public Guard guard() {
+    public void withLock(Runnable body) {
         lock();
-        return new Guard(this);
+        try {
+            body.run();
+        } finally {
+            unlock();
+        }
     }
 
-    /** A held BQL; closing it releases the lock. */
-    public static final class Guard implements AutoCloseable {
-        private final Bql bql;
-
-        private Guard(Bql bql) {
-            this.bql = bql;
-        }
-
-        @Override
-        @GlobalStateCode
-        public void close() {
-            bql.unlock();
+    /** {@link #withLock(Runnable)} for a body with a result. */
+    @GlobalStateCode
+    public <T> T callWithLock(java.util.function.Supplier<T> body) {
+        lock();
+        try {
+            return body.get();
+        } finally {
+            unlock();
         }
     }
 

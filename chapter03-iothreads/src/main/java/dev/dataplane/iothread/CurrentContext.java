@@ -30,12 +30,14 @@ public final class CurrentContext {
     /** The calling thread's context, or null if it has none (see the class comment). */
     @IoOrGsCode
     public static AioContext get() {
+        // tag::exercise-ch03-current-context[]
         AioContext own = OWN.get();
         if (own != null) {
             return own;
         }
         Bql bql = Bql.heldByCurrentThread();
         return bql != null ? bql.mainContext() : null;
+        // end::exercise-ch03-current-context[]
     }
     // end::current-context[]
 

@@ -43,7 +43,9 @@ import java.util.function.UnaryOperator;
  * inside the IOThread is refused, because it would join itself.
  *
  * <p><b>Ownership of the context.</b> The thread closes its context when the loop ends (only the
- * home thread may), which also joins the context's thread-pool workers. A stopped IOThread cannot
+ * home thread may), which also joins the context's thread-pool workers. Before that it runs what
+ * is still scheduled (a completion that raced with the stop), a bounded number of times: a bottom
+ * half that keeps rescheduling itself is a bug of its owner and is reported by {@link #stop()}. A stopped IOThread cannot
  * be started again; make a new one.
  *
  * <p><b>Parameters</b> (QEMU's {@code poll-max-ns}, {@code poll-grow}, {@code poll-shrink},
@@ -72,6 +74,8 @@ public final class IoThread implements AutoCloseable {
     private volatile long iterations;
     private volatile Throwable failure;
     private volatile long stoppedNs;
+    /** Test seam: the stop has been handed to the loop (flag set, or bottom half scheduled). */
+    private volatile boolean stopDelivered;
 
     private IoThread(Builder b) {
         CodeRules.globalStateCode();
@@ -183,6 +187,9 @@ public final class IoThread implements AutoCloseable {
             failure = t;
         } finally {
             try {
+                if (failure == null) {
+                    MainLoop.runWhatIsScheduled(ctx);
+                }
                 ctx.close(); // the home thread closes what it ran (joins pool workers too)
             } catch (Throwable t) {
                 if (failure == null) {
@@ -205,11 +212,11 @@ public final class IoThread implements AutoCloseable {
      */
     @GlobalStateCode
     public void stop() {
-        CodeRules.globalStateCode();
         if (Thread.currentThread() == thread) {
             throw new IllegalStateException("IOThread '" + name + "' cannot stop itself: stop() joins the"
                     + " thread. Ask the main loop to stop it.");
         }
+        CodeRules.globalStateCode();
         IoThreadStopEvent trace = new IoThreadStopEvent();
         trace.begin();
         if (stopping.compareAndSet(false, true) && thread.isAlive()) {
@@ -219,6 +226,7 @@ public final class IoThread implements AutoCloseable {
             } else {
                 requestStop();
             }
+            stopDelivered = true;
         }
         joinUninterruptibly();
         trace.name = name;
@@ -232,7 +240,9 @@ public final class IoThread implements AutoCloseable {
 
     /** The stop itself: work for the loop, run in the loop, owned by the loop. */
     private void requestStop() {
+        // tag::exercise-ch03-iothread-stop[]
         BottomHalves.of(ctx).scheduleOneshot("iothread-stop", () -> running = false);
+        // end::exercise-ch03-iothread-stop[]
     }
     // end::iothread-stop[]
 
@@ -269,6 +279,16 @@ public final class IoThread implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Test seam: whether stop() has handed the stop to the loop. */
+    boolean stopDelivered() {
+        return stopDelivered;
+    }
+
+    /** Test seam: the loop's own flag. */
+    boolean runningFlag() {
+        return running;
     }
 
     /** The IOThread's context (QEMU: {@code iothread_get_aio_context}). Any thread. */
