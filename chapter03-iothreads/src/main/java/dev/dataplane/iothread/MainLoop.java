@@ -71,7 +71,7 @@ public final class MainLoop implements AutoCloseable {
 
     /** Main-loop thread only: inside {@link #iterate}. */
     private boolean iterating;
-    /** Main-loop thread only: whether this iteration's poll let go of the BQL to sleep. */
+    /** Main-loop thread only: whether this iteration's poll let go of the BQL to sleep (and took it back). */
     private boolean releasedThisIteration;
     /** Set by the quit bottom half, in the main loop. */
     private boolean quit;
@@ -169,7 +169,6 @@ public final class MainLoop implements AutoCloseable {
             // tag::exercise-ch03-main-loop-sleep[]
             if (isTopLevelIteration()) {
                 bql.unlock(); // vCPUs may take it while we sleep
-                releasedThisIteration = true;
                 return true;
             }
             return false;     // a nested wait keeps the lock: its caller is mid-way through global state
@@ -179,6 +178,7 @@ public final class MainLoop implements AutoCloseable {
         @Override
         public void reacquireAfterSleep(AioContext c) {
             bql.lock();
+            releasedThisIteration = true; // called only after releaseForSleep let go of it
         }
     }
     // end::main-context-rule[]
