@@ -233,13 +233,13 @@ public final class Chapter3BenchMain {
                 + " the same vCPUs (> 1 is faster). exits/s: BQL critical sections the stand-ins got through.%n", baseC));
         t.append('\n');
         t.append("Where the time went (counters summed over the rounds, per second of wall time)\n");
-        t.append(String.format(Locale.ROOT, "%-16s %5s %10s %8s %12s %11s %7s %7s %7s %8s%n", "placement", "vCPUs",
+        t.append(String.format(Locale.ROOT, "%-16s %5s %10s %8s %14s %10s %7s %7s %7s %8s%n", "placement", "vCPUs",
                 "BQL acq/s", "contend", "vCPU wait", "loop wait", "CPU:lp", "io", "vcpu", "ns/step"));
         for (int c : vcpuCounts) {
             for (Placement p : Placement.values()) {
                 Totals x = totals.get(new Cell(p, c));
                 long loopWait = Math.max(0, x.waitedNs() - x.vcpuWaitNs());
-                t.append(String.format(Locale.ROOT, "%-16s %5d %10.0f %7.1f%% %12s %10.1f%% %7s %7s %7s %8s%n", p.label,
+                t.append(String.format(Locale.ROOT, "%-16s %5d %10.0f %7.1f%% %14s %9.1f%% %7s %7s %7s %8s%n", p.label,
                         c, x.perSecond(x.acquisitions()),
                         x.acquisitions() == 0 ? 0.0 : 100.0 * x.contended() / x.acquisitions(),
                         x.exits() == 0 ? "-" : String.format(Locale.ROOT, "%.2f us/exit", x.vcpuWaitNs() / 1e3 / x.exits()),
