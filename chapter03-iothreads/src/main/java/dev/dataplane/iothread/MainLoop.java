@@ -43,6 +43,13 @@ import java.util.Objects;
  * ready handlers collected and run. A nested poll (an {@link AioWait} inside a main-loop callback)
  * keeps the lock: the caller is in the middle of global-state work.
  *
+ * <p><b>Busy, yet not greedy.</b> An iteration whose poll did not sleep (work was pending, so the
+ * timeout was zero) still lets go of the BQL once before it ends and takes it back. QEMU's main
+ * loop unlocks around every poll, sleeping or not; without that window a main loop that always
+ * has work (a bottom half that keeps rescheduling itself, a stream of completions) would keep
+ * every vCPU waiting for as long as the work lasts. The lock is not fair, so a waiting vCPU is
+ * not guaranteed the next turn, only a chance at every iteration.
+ *
  * <p><b>Main-loop timers.</b> {@code timer_new_ms} in QEMU arms a timer on the main loop's own
  * timer lists ({@code main_loop_tlg}), not on the main context's: they run once per
  * {@code main_loop_wait}, never inside a nested {@code aio_poll}. Here too: an event source tells
@@ -64,6 +71,8 @@ public final class MainLoop implements AutoCloseable {
 
     /** Main-loop thread only: inside {@link #iterate}. */
     private boolean iterating;
+    /** Main-loop thread only: whether this iteration's poll let go of the BQL to sleep (and took it back). */
+    private boolean releasedThisIteration;
     /** Set by the quit bottom half, in the main loop. */
     private boolean quit;
     private long iterations;
@@ -172,6 +181,7 @@ public final class MainLoop implements AutoCloseable {
         @GlobalStateCode // only after releaseForSleep returned true, in the same thread
         public void reacquireAfterSleep(AioContext c) {
             bql.lock();
+            releasedThisIteration = true; // called only after releaseForSleep let go of it
         }
     }
     // end::main-context-rule[]
@@ -225,11 +235,19 @@ public final class MainLoop implements AutoCloseable {
                     + " main-loop callback; wait for a condition with AioWait.waitWhile instead");
         }
         iterating = true;
+        releasedThisIteration = false;
         boolean progress;
         try {
             progress = ctx.poll(!nonblocking);
         } finally {
             iterating = false;
+        }
+        if (!releasedThisIteration) {
+            // The poll did not sleep (work was pending), so it kept the lock. QEMU's main loop
+            // lets go of the BQL around every poll, sleeping or not: without this window a main
+            // loop that always has work would lock the vCPUs out for as long as the work lasts.
+            bql.unlock();
+            bql.lock();
         }
         for (TimerList list : timers.values()) {
             progress |= list.runTimers();
