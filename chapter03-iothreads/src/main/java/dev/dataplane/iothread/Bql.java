@@ -16,7 +16,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Implementation notes</h2>
  *
  * <p><b>Who holds it.</b> The main-loop thread holds it all the time except while it sleeps in
- * the kernel (see {@link MainLoop}); a vCPU thread takes it to handle an exit; a test or a tool
+ * the kernel and for a moment at the end of a busy iteration (see {@link MainLoop}); a vCPU thread takes it to handle an exit; a test or a tool
  * may take it to act "as the main loop". IOThreads and thread-pool workers never take it: that is
  * the point of an IOThread, and the ArchUnit rules of this chapter check it.
  *

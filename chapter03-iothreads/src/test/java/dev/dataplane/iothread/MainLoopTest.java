@@ -19,7 +19,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The main loop and the BQL: held while dispatching, released only while its own iteration sleeps. */
+/**
+ * The main loop and the BQL: held while dispatching, released while its own iteration sleeps (and,
+ * see {@link MainLoopBusyBqlTest}, for a moment after an iteration that did not sleep).
+ */
 class MainLoopTest {
 
     @Test
