@@ -36,7 +36,10 @@ import java.util.stream.Collectors;
  * <p><b>The thread id.</b> A kick addresses the kernel thread id, which the kernel may hand to a new
  * thread once this one has ended. The thread withdraws its id under {@code tidLock} before it ends,
  * and {@link #kick()} signals only under the same lock while the id is valid: a kick can never reach
- * a stranger (for whom SIGUSR1 would be fatal).
+ * a stranger (for whom SIGUSR1 would be fatal). Having withdrawn it, the thread consumes any kick
+ * still pending: HotSpot restores a thread's original signal mask as the thread ends, and a pending
+ * SIGUSR1 would then be delivered with its default action and end the process (a test saw exactly
+ * that: "User defined signal 1", exit code 138).
  *
  * <p><b>Joining with the BQL.</b> A vCPU thread may be waiting for the BQL to handle its last exit.
  * {@link #stopAndJoin()} therefore releases the BQL while it joins if the caller holds it (QEMU's
@@ -104,8 +107,8 @@ public final class VcpuThread {
     }
 
     private void runLoop() {
+        VcpuSignals.KickScratch scratch = new VcpuSignals.KickScratch();
         try {
-            VcpuSignals.KickScratch scratch = new VcpuSignals.KickScratch();
             long runMask = VcpuSignals.blockKickInCurrentThread();
             VcpuSignals.setKvmRunMask(vcpu.fd(), runMask);
             synchronized (tidLock) {
@@ -131,6 +134,11 @@ public final class VcpuThread {
             synchronized (tidLock) {
                 tid = -1;
             }
+            // No kick can come any more; consume the ones that did. A pending SIGUSR1 must not
+            // outlive the loop: HotSpot restores the thread's original signal mask when the thread
+            // ends, and the signal would then be delivered with its default action, which ends the
+            // process ("User defined signal 1").
+            VcpuSignals.drainKicks(scratch);
             control.removeVcpu(this);
         }
     }
