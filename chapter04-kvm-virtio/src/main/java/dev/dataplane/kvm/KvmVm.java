@@ -20,11 +20,14 @@ import java.util.List;
  *
  * <p><b>Ownership.</b> The VM owns everything created through it and closes it in {@link #close()},
  * in an order that never leaves a user behind: first the vCPUs (each stops and joins its thread, so
- * no thread is left inside {@code KVM_RUN} or a device handler), then the ioeventfd and irqfd
- * registrations (newest first, each deassigned), then guest RAM (nothing can touch it any more), and
- * last the VM fd. Every step runs even if an earlier one failed; the first failure is thrown with
- * the others suppressed. The event notifiers passed to {@link #ioeventfd} and {@link #irqfd} stay
- * the caller's: only the wiring is undone.
+ * no thread is left inside {@code KVM_RUN} or a device handler), then guest RAM (nothing can touch
+ * it any more), and last the VM fd. Every step runs even if an earlier one failed; the first failure
+ * is thrown with the others suppressed. The ioeventfd and irqfd registrations still open are not
+ * deassigned one by one: closing the last fd of the VM destroys it, and the kernel drops all of them
+ * with it (and its references to their eventfds). Deassigning them here would even be wrong when a
+ * caller has already closed an event notifier (try-with-resources closes in reverse order): the
+ * deassign ioctl names the eventfd by fd number, which is then invalid (EBADF) or, worse, reused.
+ * The event notifiers passed to {@link #ioeventfd} and {@link #irqfd} stay the caller's.
  *
  * <p><b>Threads.</b> Set-up ({@link #createMemory}, {@link #createIrqchip}, {@link #createVcpu}) is
  * global-state work done before the vCPUs start. {@link #ioeventfd}, {@link #irqfd}, their
@@ -258,7 +261,9 @@ public final class KvmVm implements AutoCloseable {
 
     /**
      * An ioeventfd or irqfd wired into the VM. {@link #close()} undoes the wiring (idempotent, any
-     * thread); the event notifier itself stays open and belongs to the caller.
+     * thread); the event notifier itself stays open and belongs to the caller, who must close the
+     * registration <em>before</em> the notifier (KVM finds the wiring by the notifier's fd number).
+     * A registration still open when the VM closes goes with the VM.
      */
     public final class Registration implements AutoCloseable {
         private final String what;
@@ -284,6 +289,11 @@ public final class KvmVm implements AutoCloseable {
             }
             forget(this);
             deassign.run();
+        }
+
+        /** The VM is closing: the kernel drops the wiring with the VM; just mark it inactive. */
+        private synchronized void dropWithVm() {
+            active = false;
         }
 
         @Override
@@ -318,7 +328,7 @@ public final class KvmVm implements AutoCloseable {
             failure = attempt(failure, v::close);
         }
         for (Registration r : regs) {
-            failure = attempt(failure, r::close);
+            r.dropWithVm();
         }
         if (mem != null) {
             failure = attempt(failure, mem::close);
