@@ -393,13 +393,20 @@ static void loopback_complete(struct virtqueue *q);
  * polling anyway, notifies it: one VM exit (or one ioeventfd signal). */
 static void kick(struct virtqueue *q)
 {
-    barrier();                  /* descriptors and ring entries before idx   */
+    /* The device may look at the ring as soon as idx moves, so everything
+     * the request consists of must be in memory first. x86 never lets one
+     * store overtake another: stopping the compiler from reordering is all
+     * the write barrier the virtio spec asks for here. */
+    barrier();
     q->avail->idx = q->avail_idx;
     if (q->loopback) {
         loopback_complete(q);
         return;
     }
-    mb();                       /* idx visible before we look at the flags   */
+    /* A load may overtake a store, even on x86: without a full barrier we
+     * could read a stale "don't notify" flag while the device, not yet
+     * seeing our idx, goes to sleep. Neither side would move again. */
+    mb();
     if (!(q->used->flags & VRING_USED_F_NO_NOTIFY))
         vio_write16(VIRTIO_PCI_QUEUE_NOTIFY, 0);
 }
@@ -415,7 +422,7 @@ static unsigned wait_used(struct virtqueue *q)
     while (q->used->idx == q->used_seen)        /* the poll loop: no exits */
         if (!--spins)
             fail(EXIT_PROTOCOL, "request never completed");
-    barrier();                  /* read the entry after seeing idx move */
+    barrier();                  /* the entry only after idx: x86 keeps loads in order */
     uint32_t head = q->used->ring[q->used_seen++ & q->mask].id;
     if (head >= 3 * SLOTS || head % 3)
         fail(EXIT_PROTOCOL, "used ring names a chain we never offered");
