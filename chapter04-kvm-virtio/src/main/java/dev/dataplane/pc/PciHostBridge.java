@@ -282,13 +282,13 @@ public final class PciHostBridge implements IoDevice {
     private record Target(int slot, int offset) {
     }
 
+    private static int widthMask(int size) {
+        return size == 4 ? -1 : (1 << (8 * size)) - 1;
+    }
+
     private int configDataRead(int byteInDword, int size) {
         Target t = decode(byteInDword);
-        if (t == null) {
-            return size == 4 ? -1 : (1 << (8 * size)) - 1;
-        }
-        int mask = size == 4 ? -1 : (1 << (8 * size)) - 1;
-        return slots[t.slot()].configRead(t.offset(), size) & mask;
+        return t == null ? widthMask(size) : slots[t.slot()].configRead(t.offset(), size) & widthMask(size);
     }
 
     private void configDataWrite(int byteInDword, int size, int value) {
@@ -296,8 +296,7 @@ public final class PciHostBridge implements IoDevice {
         if (t == null) {
             return;
         }
-        int mask = size == 4 ? -1 : (1 << (8 * size)) - 1;
-        slots[t.slot()].configWrite(t.offset(), size, value & mask);
+        slots[t.slot()].configWrite(t.offset(), size, value & widthMask(size));
         if (t.slot() != 0) {
             updateMappings(t.slot());
         }
