@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.dataplane.bh.BottomHalves;
-import dev.dataplane.testsupport.MainLoopThread;
 import dev.dataplane.testsupport.Timeouts;
 import dev.dataplane.threadpool.ThreadPool;
 import java.util.concurrent.CountDownLatch;

@@ -1,7 +1,6 @@
 package dev.dataplane.iothread;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.dataplane.aio.AioTestSeams;
 import dev.dataplane.bh.BottomHalves;

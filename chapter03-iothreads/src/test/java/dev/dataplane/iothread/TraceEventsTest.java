@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.bh.BottomHalves;
 import dev.dataplane.testsupport.JfrEvents;
-import dev.dataplane.testsupport.Timeouts;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.jfr.consumer.RecordedEvent;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.bh.BottomHalves;
 import dev.dataplane.testsupport.MainLoopThread;
-import dev.dataplane.testsupport.Timeouts;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;

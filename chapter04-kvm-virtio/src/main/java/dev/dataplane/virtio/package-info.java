@@ -1,7 +1,9 @@
 /**
- * A KVM guest whose virtio-blk disk is served by an IOThread (chapter 4).
+ * Virtio for chapter 4: the split virtqueue ({@link dev.dataplane.virtio.VirtQueue}), the device
+ * model interface ({@link dev.dataplane.virtio.VirtioDevice}) and the legacy virtio-pci transport
+ * ({@link dev.dataplane.virtio.VirtioPciLegacy}) whose queue notifiers become ioeventfds served
+ * in an IOThread when the driver is ready ({@link dev.dataplane.virtio.NotifyBinder}).
  *
- * <p>This chapter is not written yet. The module exists so that the monorepo has its final
- * shape from the first chapter on; it depends only on {@code chapter03-iothreads}.
+ * <p>Everything read from guest memory is untrusted: see {@code VirtQueue}'s implementation notes.
  */
 package dev.dataplane.virtio;

@@ -1,19 +1,21 @@
 package dev.dataplane.aio.demo;
 
+import static dev.dataplane.aio.demo.DemoCli.awaitQuietly;
+import static dev.dataplane.aio.demo.DemoCli.checkRange;
+import static dev.dataplane.aio.demo.DemoCli.removeShutdownHook;
+
 import dev.dataplane.aio.AioContext;
 import dev.dataplane.aio.EventNotifier;
+import dev.dataplane.aio.demo.DemoCli.DemoFailure;
 import dev.dataplane.aio.linux.Errno;
 import dev.dataplane.aio.linux.LibC;
 import dev.dataplane.aio.linux.LinuxException;
 import dev.dataplane.aio.linux.Sockets;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -41,8 +43,8 @@ import picocli.CommandLine.Spec;
 public final class EchoDemo implements Callable<Integer> {
 
     static final String NAME = "echo-demo";
-    static final int EXIT_FAILURE = 1;
-    static final int EXIT_USAGE = 2;
+    static final int EXIT_FAILURE = DemoCli.EXIT_FAILURE;
+    static final int EXIT_USAGE = DemoCli.EXIT_USAGE;
     static final int MAX_CLIENTS = 1000;
     static final int MAX_LINES = 100_000;
 
@@ -93,36 +95,17 @@ public final class EchoDemo implements Callable<Integer> {
     /** Runs the demo with {@code args}; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         EchoDemo demo = new EchoDemo(out);
-        CommandLine cmd = new CommandLine(demo)
-                .setCaseInsensitiveEnumValuesAllowed(true)
-                .setOut(new PrintWriter(out, true))
-                .setErr(new PrintWriter(err, true));
-        cmd.setParameterExceptionHandler((e, badArgs) -> {
-            err.println(NAME + ": " + oneLine(e.getMessage()) + "; see --help");
-            return EXIT_USAGE;
-        });
-        cmd.setExecutionExceptionHandler((e, c, parsed) -> {
-            if (demo.debug) {
-                e.printStackTrace(err);
-            }
-            if (e instanceof DemoFailure) {
-                err.println(NAME + ": " + e.getMessage());
-            } else {
-                String what = e instanceof LinuxException ? e.getMessage() : e.toString();
-                err.println(NAME + ": unexpected error: " + oneLine(what)
-                        + (demo.debug ? "" : " (rerun with --debug for the stack trace)"));
-            }
-            return EXIT_FAILURE;
-        });
-        return cmd.execute(args);
+        // A LinuxException's message names the call and the errno: the class name adds nothing.
+        DemoCli cli = new DemoCli(NAME, e -> e instanceof LinuxException ? e.getMessage() : e.toString());
+        return cli.run(demo, () -> demo.debug, args, out, err);
     }
 
     @Override
     public Integer call() throws InterruptedException {
-        checkRange("--port", port, 0, 0xffff, " (0 = any free port)");
-        checkRange("--lines", lines, 0, MAX_LINES, "");
+        checkRange(spec, "--port", port, 0, 0xffff, " (0 = any free port)");
+        checkRange(spec, "--lines", lines, 0, MAX_LINES);
         int clientCount = clients != null ? clients : serve ? 0 : 3;
-        checkRange("--clients", clientCount, 0, MAX_CLIENTS, "");
+        checkRange(spec, "--clients", clientCount, 0, MAX_CLIENTS);
         if (pollMaxNs < 0) {
             throw new ParameterException(spec.commandLine(),
                     "--poll-max-ns must be 0 or more, not " + pollMaxNs);
@@ -151,7 +134,7 @@ public final class EchoDemo implements Callable<Integer> {
         Thread ctrlC = serve ? new Thread(() -> {
             stopRequested.set(true);
             wake.set();
-            awaitQuietly(loopExited); // let the loop print its summary before the JVM halts
+            awaitQuietly(loopExited, 5); // let the loop print its summary before the JVM halts
         }, "echo-demo-ctrl-c") : null;
 
         BooleanSupplier finished = serve
@@ -188,7 +171,7 @@ public final class EchoDemo implements Callable<Integer> {
             // so, leave the eventfd open rather than risk writing to a reused fd number: the
             // JVM is about to exit anyway.
             boolean clientsGone = clientThreads.join();
-            if (clientsGone && (ctrlC == null || removeHook(ctrlC))) {
+            if (clientsGone && (ctrlC == null || removeShutdownHook(ctrlC))) {
                 wake.close();
             }
         }
@@ -209,7 +192,7 @@ public final class EchoDemo implements Callable<Integer> {
         // A Ctrl-C may stop --serve while its clients are still busy: that is no failure.
         boolean incomplete = !serve && clientThreads.verifiedLines() != clientThreads.expectedLines();
         if (clientThreads.problemCount() > 0 || incomplete) {
-            throw new DemoFailure(clientThreads.verifiedLines() + " of " + clientThreads.expectedLines()
+            throw new DemoFailure(EXIT_FAILURE, clientThreads.verifiedLines() + " of " + clientThreads.expectedLines()
                     + " lines verified; first problem: " + clientThreads.firstProblem());
         }
         return 0;
@@ -220,7 +203,7 @@ public final class EchoDemo implements Callable<Integer> {
         try {
             return Sockets.listenLoopback(port, Sockets.SOMAXCONN);
         } catch (LinuxException e) {
-            throw new DemoFailure(bindFailureMessage(port, e), e);
+            throw new DemoFailure(EXIT_FAILURE, bindFailureMessage(port, e), e);
         }
     }
 
@@ -231,45 +214,5 @@ public final class EchoDemo implements Callable<Integer> {
                     + " (ports below 1024 need privileges); pick a port of 1024 or above, or use --port 0";
             default -> "cannot listen on 127.0.0.1:" + port + ": " + e.getMessage();
         };
-    }
-
-    private void checkRange(String option, int value, int min, int max, String hint) {
-        if (value < min || value > max) {
-            throw new ParameterException(spec.commandLine(),
-                    option + " " + value + " is out of range; use " + min + " to " + max + hint);
-        }
-    }
-
-    private static boolean removeHook(Thread hook) {
-        try {
-            return Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            return false;
-        }
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", "; ");
-    }
-
-    /** A failure with a message meant for the user, printed without a stack trace. */
-    static final class DemoFailure extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        DemoFailure(String message) {
-            super(message);
-        }
-
-        DemoFailure(String message, Throwable cause) {
-            super(message, cause);
-        }
     }
 }

@@ -9,16 +9,9 @@ import dev.dataplane.timer.ClockType;
 import dev.dataplane.timer.Clocks;
 import dev.dataplane.timer.TimerListGroup;
 import dev.dataplane.timer.TimerScale;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileSystemException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.Collections;
 import java.util.HexFormat;
@@ -76,7 +69,6 @@ import java.util.TreeMap;
  */
 final class FileHasher {
 
-    static final String ALGORITHM = "SHA-256";
     /** Lines about batches and failures printed live; the rest are only counted. */
     private static final int MAX_EVENT_LINES = 10;
 
@@ -273,42 +265,15 @@ final class FileHasher {
         Throwable failure = request.failure();
         if (failure == null) {
             hashed++;
-            bytes += job.bytes;
-            hashes.put(job.path.toString(), HexFormat.of().formatHex(job.digest));
-            note(job.worker, FILES_HASHED);
+            bytes += job.bytes();
+            hashes.put(job.path().toString(), job.hex());
+            note(job.worker(), FILES_HASHED);
         } else {
-            note(job.worker, FILES_FAILED);
-            fail(job.path + ": " + describe(failure));
+            note(job.worker(), FILES_FAILED);
+            fail(job.path() + ": " + HashJob.describe(failure));
         }
         submitMore();
         afterCompletion.run();
-    }
-
-    /** One file's work. The worker writes the fields; the completion reads them (see the notes). */
-    private static final class HashJob {
-        final Path path;
-        String worker;
-        long bytes;
-        byte[] digest;
-
-        HashJob(Path path) {
-            this.path = path;
-        }
-
-        /** On a pool worker: plain blocking reads, which the loop thread never does. */
-        int hash() throws IOException {
-            worker = Thread.currentThread().getName();
-            MessageDigest sha = newDigest();
-            byte[] buf = new byte[64 * 1024];
-            try (InputStream in = Files.newInputStream(path)) {
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    sha.update(buf, 0, n);
-                    bytes += n;
-                }
-            }
-            digest = sha.digest();
-            return 0;
-        }
     }
     // end::demo-completion[]
 
@@ -500,31 +465,9 @@ final class FileHasher {
      * hashed, so it is the same for any number of workers.
      */
     static String treeDigest(SortedMap<String, String> hashes) {
-        MessageDigest sha = newDigest();
+        MessageDigest sha = HashJob.newDigest();
         hashes.forEach((path, hash) -> sha.update((hash + "  " + path + "\n").getBytes(StandardCharsets.UTF_8)));
         return HexFormat.of().formatHex(sha.digest());
-    }
-
-    static MessageDigest newDigest() {
-        try {
-            return MessageDigest.getInstance(ALGORITHM);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(ALGORITHM + " is missing, but every Java platform must have it", e);
-        }
-    }
-
-    /** A file error in a few words: what the user would need to know, not the exception's class. */
-    static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file (did it vanish?)";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private long nowMs() {

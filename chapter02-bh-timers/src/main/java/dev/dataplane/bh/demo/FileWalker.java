@@ -53,7 +53,7 @@ final class FileWalker implements Runnable {
                 Files.walkFileTree(root, new Visitor());
             }
         } catch (IOException | RuntimeException e) {
-            problems.add("walking stopped early: " + FileHasher.describe(e));
+            problems.add("walking stopped early: " + HashJob.describe(e));
         } finally {
             handOver(true); // always: the loop waits for the last batch to know the input is complete
         }
@@ -82,14 +82,14 @@ final class FileWalker implements Runnable {
 
         @Override
         public FileVisitResult visitFileFailed(Path file, IOException e) {
-            problems.add(file + ": " + FileHasher.describe(e)); // e.g. a directory we may not read
+            problems.add(file + ": " + HashJob.describe(e)); // e.g. a directory we may not read
             return FileVisitResult.CONTINUE;
         }
 
         @Override
         public FileVisitResult postVisitDirectory(Path dir, IOException e) {
             if (e != null) {
-                problems.add(dir + ": " + FileHasher.describe(e)); // it failed while being listed
+                problems.add(dir + ": " + HashJob.describe(e)); // it failed while being listed
             }
             return FileVisitResult.CONTINUE;
         }

@@ -1,11 +1,16 @@
 package dev.dataplane.bh.demo;
 
+import static dev.dataplane.aio.demo.DemoCli.awaitQuietly;
+import static dev.dataplane.aio.demo.DemoCli.checkRange;
+import static dev.dataplane.aio.demo.DemoCli.removeShutdownHook;
+
 import dev.dataplane.aio.AioContext;
+import dev.dataplane.aio.demo.DemoCli;
+import dev.dataplane.aio.demo.DemoCli.DemoFailure;
 import dev.dataplane.bh.demo.FileHasher.Result;
 import dev.dataplane.timer.Clocks;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -19,14 +24,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -57,8 +59,8 @@ import picocli.CommandLine.Spec;
 public final class HashDemo implements Callable<Integer> {
 
     static final String NAME = "hash-demo";
-    static final int EXIT_FAILURE = 1;
-    static final int EXIT_USAGE = 2;
+    static final int EXIT_FAILURE = DemoCli.EXIT_FAILURE;
+    static final int EXIT_USAGE = DemoCli.EXIT_USAGE;
     static final int MAX_WORKERS = 64;
     static final long MAX_PERIOD_MS = 3_600_000;
     static final int FIRST_HASHES = 3;
@@ -129,40 +131,21 @@ public final class HashDemo implements Callable<Integer> {
 
     static int run(String[] args, PrintStream out, PrintStream err, Seams seams) {
         HashDemo demo = new HashDemo(out, seams);
-        CommandLine cmd = new CommandLine(demo)
-                .setOut(new PrintWriter(out, true))
-                .setErr(new PrintWriter(err, true));
-        cmd.setParameterExceptionHandler((e, badArgs) -> {
-            err.println(NAME + ": " + oneLine(e.getMessage()) + "; see --help");
-            return EXIT_USAGE;
-        });
-        cmd.setExecutionExceptionHandler((e, c, parsed) -> {
-            if (demo.debug) {
-                e.printStackTrace(err);
-            }
-            if (e instanceof DemoFailure f) {
-                err.println(NAME + ": " + f.getMessage());
-                return f.exitCode;
-            }
-            err.println(NAME + ": unexpected error: " + oneLine(e.toString())
-                    + (demo.debug ? "" : " (rerun with --debug for the stack trace)"));
-            return EXIT_FAILURE;
-        });
-        return cmd.execute(args);
+        return new DemoCli(NAME).run(demo, () -> demo.debug, args, out, err);
     }
 
     @Override
     public Integer call() throws InterruptedException {
-        checkRange("--workers", workers, 1, MAX_WORKERS);
-        checkRange("--status-ms", statusMs, 1, MAX_PERIOD_MS);
-        checkRange("--tick-ms", tickMs, 0, MAX_PERIOD_MS);
-        checkRange("--batch", batch, 1, 100_000);
+        checkRange(spec, "--workers", workers, 1, MAX_WORKERS);
+        checkRange(spec, "--status-ms", statusMs, 1, MAX_PERIOD_MS);
+        checkRange(spec, "--tick-ms", tickMs, 0, MAX_PERIOD_MS);
+        checkRange(spec, "--batch", batch, 1, 100_000);
         if (limit != null) {
-            checkRange("--limit", limit, 1, Long.MAX_VALUE);
+            checkRange(spec, "--limit", limit, 1, Long.MAX_VALUE);
         }
         List<Path> roots = checkedRoots();
 
-        LiveLine live = quiet ? null : new LiveLine(out, out == System.out && LiveLine.stdoutIsTerminal());
+        LiveLine live = quiet ? null : new LiveLine(out, out == System.out && DemoCli.isTerminal());
         // The thread that creates the context is its home thread: this one polls it, and every
         // completion, timer and oneshot runs here. Closing it stops and joins the pool's workers.
         try (AioContext ctx = AioContext.builder().name(NAME).build()) {
@@ -180,11 +163,11 @@ public final class HashDemo implements Callable<Integer> {
         // (a oneshot bottom half, like the walker's batches) and lets it print its summary.
         Thread ctrlC = new Thread(() -> {
             hasher.requestStop();
-            awaitQuietly(summaryPrinted);
+            awaitQuietly(summaryPrinted, 10);
         }, NAME + "-ctrl-c");
         Runtime.getRuntime().addShutdownHook(ctrlC);
 
-        out.printf("%s: %s of %s%s, %s at most%n", NAME, FileHasher.ALGORITHM, describeRoots(roots),
+        out.printf("%s: %s of %s%s, %s at most%n", NAME, HashJob.ALGORITHM, describeRoots(roots),
                 limit != null ? " (the first " + limit + " files)" : "", plural(workers, "pool worker"));
         out.printf("%s: loop thread '%s' runs the AioContext; '%s' walks the paths and hands the files over "
                         + "in oneshot bottom halves%n", NAME, Thread.currentThread().getName(), walkerThread.getName());
@@ -199,7 +182,8 @@ public final class HashDemo implements Callable<Integer> {
             return report(hasher.result());
         } finally {
             summaryPrinted.countDown();
-            removeHook(ctrlC);
+            // false on Ctrl-C: the hook is running now, and waits for the summary just printed
+            removeShutdownHook(ctrlC);
         }
     }
 
@@ -290,7 +274,7 @@ public final class HashDemo implements Callable<Integer> {
         } catch (AccessDeniedException e) {
             throw new DemoFailure(EXIT_USAGE, given + ": permission denied; give files and directories you can read");
         } catch (IOException e) {
-            throw new DemoFailure(EXIT_USAGE, given + ": cannot be read: " + FileHasher.describe(e));
+            throw new DemoFailure(EXIT_USAGE, given + ": cannot be read: " + HashJob.describe(e));
         }
     }
 
@@ -299,49 +283,11 @@ public final class HashDemo implements Callable<Integer> {
         return roots.size() == 1 ? first : first + " and " + (roots.size() - 1) + " more";
     }
 
-    private void checkRange(String option, long value, long min, long max) {
-        if (value < min || value > max) {
-            throw new ParameterException(spec.commandLine(), option + " " + value + " is out of range; use "
-                    + min + (max == Long.MAX_VALUE ? " or more" : " to " + max));
-        }
-    }
-
     // ------------------------------------------------------------------------------------
     // Small helpers
     // ------------------------------------------------------------------------------------
 
-    private static void removeHook(Thread hook) {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // Ctrl-C: the hook is running now, and waits for the summary we just printed
-        }
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     private static String plural(long n, String thing) {
         return n + " " + thing + (n == 1 ? "" : "s");
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", "; ");
-    }
-
-    /** A failure with a message meant for the user, printed without a stack trace. */
-    static final class DemoFailure extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-        final int exitCode;
-
-        DemoFailure(int exitCode, String message) {
-            super(message);
-            this.exitCode = exitCode;
-        }
     }
 }

@@ -1,6 +1,5 @@
 package dev.dataplane.bh.demo;
 
-import java.io.Console;
 import java.io.PrintStream;
 
 /**
@@ -52,25 +51,6 @@ final class LiveLine {
         if (redraw && !shown.isEmpty()) {
             out.println();
             shown = "";
-        }
-    }
-
-    /**
-     * Whether standard output is a terminal. Before JDK 22, {@link System#console()} is non-null
-     * exactly then; from JDK 22 on it is non-null even when output is redirected, and
-     * {@code Console.isTerminal()} (not in Java 17's API, hence the reflection) tells.
-     */
-    static boolean stdoutIsTerminal() {
-        Console console = System.console();
-        if (console == null) {
-            return false;
-        }
-        try {
-            return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
-        } catch (NoSuchMethodException beforeJdk22) {
-            return true;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return false;
         }
     }
 }

@@ -1,11 +1,17 @@
 package dev.dataplane.iothread.demo;
 
+import static dev.dataplane.aio.demo.DemoCli.awaitQuietly;
+import static dev.dataplane.aio.demo.DemoCli.checkRange;
+import static dev.dataplane.aio.demo.DemoCli.oneLine;
+import static dev.dataplane.aio.demo.DemoCli.removeShutdownHook;
+
+import dev.dataplane.aio.demo.DemoCli;
+import dev.dataplane.aio.demo.DemoCli.DemoFailure;
+import dev.dataplane.bh.demo.HashJob;
 import dev.dataplane.iothread.IoThread;
 import dev.dataplane.iothread.MainLoop;
-import java.io.Console;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -17,14 +23,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -55,8 +58,8 @@ import picocli.CommandLine.Spec;
 public final class ConsoleDemo implements Callable<Integer> {
 
     static final String NAME = "console-demo";
-    static final int EXIT_FAILURE = 1;
-    static final int EXIT_USAGE = 2;
+    static final int EXIT_FAILURE = DemoCli.EXIT_FAILURE;
+    static final int EXIT_USAGE = DemoCli.EXIT_USAGE;
     static final int MAX_IOTHREADS = 16;
     static final long MAX_PERIOD_MS = 3_600_000;
     static final long DEFAULT_PACE_MS = 100;
@@ -115,39 +118,21 @@ public final class ConsoleDemo implements Callable<Integer> {
      */
     static int run(String[] args, int consoleFd, PrintStream out, PrintStream err, Consumer<Workshop> setUp) {
         ConsoleDemo demo = new ConsoleDemo(consoleFd, out, setUp);
-        CommandLine cmd = new CommandLine(demo)
-                .setOut(new PrintWriter(out, true))
-                .setErr(new PrintWriter(err, true));
-        cmd.setParameterExceptionHandler((e, badArgs) -> {
-            err.println(NAME + ": " + oneLine(e.getMessage()) + "; see --help");
-            return EXIT_USAGE;
-        });
-        cmd.setExecutionExceptionHandler((e, c, parsed) -> {
-            if (demo.debug) {
-                e.printStackTrace(err);
-            }
-            if (e instanceof DemoFailure f) {
-                err.println(NAME + ": " + f.getMessage());
-                return f.exitCode;
-            }
-            err.println(NAME + ": unexpected error: " + oneLine(e.toString())
-                    + (demo.debug ? "" : " (rerun with --debug for the stack trace)"));
-            return EXIT_FAILURE;
-        });
-        return cmd.execute(args);
+        return new DemoCli(NAME).run(demo, () -> demo.debug, args, out, err);
     }
 
     @Override
     public Integer call() {
-        checkRange("--iothreads", iothreadCount, 1, MAX_IOTHREADS);
-        checkRange("--pace-ms", paceMs, 1, MAX_PERIOD_MS);
-        checkRange("--tick-ms", tickMs, 1, MAX_PERIOD_MS);
-        checkRange("--report-ms", reportMs, 0, MAX_PERIOD_MS);
+        checkRange(spec, "--iothreads", iothreadCount, 1, MAX_IOTHREADS);
+        checkRange(spec, "--pace-ms", paceMs, 1, MAX_PERIOD_MS);
+        checkRange(spec, "--tick-ms", tickMs, 1, MAX_PERIOD_MS);
+        checkRange(spec, "--report-ms", reportMs, 0, MAX_PERIOD_MS);
         List<Path> roots = new ArrayList<>();
         for (String dir : work.isEmpty() ? List.of(System.getProperty("java.home")) : work) {
             roots.add(checkedDirectory(dir, m -> new DemoFailure(EXIT_USAGE, m)));
         }
-        boolean interactive = consoleFd == 0 && stdinIsTerminal();
+        // On a terminal the user sees what they type, so the console does not echo commands.
+        boolean interactive = consoleFd == 0 && DemoCli.isTerminal();
 
         // tag::demo-console-main[]
         MainLoop main = MainLoop.create();  // this thread is the main loop now, and holds the BQL
@@ -160,7 +145,7 @@ public final class ConsoleDemo implements Callable<Integer> {
                     main.requestQuit();     // any thread: a oneshot bottom half in the main context
                 }
             }
-            awaitQuietly(summaryPrinted);
+            awaitQuietly(summaryPrinted, 10);
         }, NAME + "-ctrl-c");
         RuntimeException failure;
         try {
@@ -190,7 +175,7 @@ public final class ConsoleDemo implements Callable<Integer> {
                 open[0] = false;
             }
             summaryPrinted.countDown();
-            removeHook(ctrlC);
+            removeShutdownHook(ctrlC);
             main.close();
         }
         // end::demo-console-main[]
@@ -252,68 +237,7 @@ public final class ConsoleDemo implements Callable<Integer> {
         } catch (AccessDeniedException e) {
             throw error.apply(given + ": permission denied; give a directory you can read");
         } catch (IOException e) {
-            throw error.apply(given + ": cannot be read: " + HasherJob.describe(e));
-        }
-    }
-
-    private void checkRange(String option, long value, long min, long max) {
-        if (value < min || value > max) {
-            throw new ParameterException(spec.commandLine(), option + " " + value + " is out of range; use "
-                    + min + " to " + max);
-        }
-    }
-
-    // ------------------------------------------------------------------------------------
-    // Small helpers
-    // ------------------------------------------------------------------------------------
-
-    /**
-     * Whether standard input (and output) is a terminal: then the user sees what they type, and
-     * commands are not echoed. Before JDK 22 {@link System#console()} is non-null exactly then;
-     * from JDK 22 on {@code Console.isTerminal()} (not in Java 17's API, hence the reflection) tells.
-     */
-    static boolean stdinIsTerminal() {
-        Console console = System.console();
-        if (console == null) {
-            return false;
-        }
-        try {
-            return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
-        } catch (NoSuchMethodException beforeJdk22) {
-            return true;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return false;
-        }
-    }
-
-    private static void removeHook(Thread hook) {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // Ctrl-C: the hook is running now, and waits for the summary we just printed
-        }
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", "; ");
-    }
-
-    /** A failure with a message meant for the user, printed without a stack trace. */
-    static final class DemoFailure extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-        final int exitCode;
-
-        DemoFailure(int exitCode, String message) {
-            super(message);
-            this.exitCode = exitCode;
+            throw error.apply(given + ": cannot be read: " + HashJob.describe(e));
         }
     }
 }

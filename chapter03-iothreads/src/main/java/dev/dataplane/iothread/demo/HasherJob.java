@@ -1,5 +1,6 @@
 package dev.dataplane.iothread.demo;
 
+import dev.dataplane.bh.demo.HashJob;
 import dev.dataplane.iothread.AioWait;
 import dev.dataplane.iothread.rules.IoCode;
 import dev.dataplane.threadpool.ThreadPoolRequest;
@@ -8,20 +9,13 @@ import dev.dataplane.timer.ClockType;
 import dev.dataplane.timer.TimerListGroup;
 import dev.dataplane.timer.TimerScale;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -101,7 +95,7 @@ final class HasherJob extends Job {
             Listing listing = new Listing(next.path());
             submit("list", listing::list, (req, ret) -> listed(listing, req));
         } else {
-            Hashing hashing = new Hashing(next.path());
+            HashJob hashing = new HashJob(next.path());
             submit("sha256", hashing::hash, (req, ret) -> hashed(hashing, req));
         }
     }
@@ -122,23 +116,23 @@ final class HasherJob extends Job {
     }
 
     /** A file has been hashed on a worker. Home thread. */
-    private void hashed(Hashing hashing, ThreadPoolRequest req) {
+    private void hashed(HashJob hashing, ThreadPoolRequest req) {
         if (req.failure() != null) {
-            failed(hashing.file, req.failure());
+            failed(hashing.path(), req.failure());
         } else {
             filesHashed++;
-            bytes += hashing.bytes;
-            lastFile = root.relativize(hashing.file).toString();
-            lastHash = HexFormat.of().formatHex(hashing.digest);
+            bytes += hashing.bytes();
+            lastFile = root.relativize(hashing.path()).toString();
+            lastHash = hashing.hex();
             note(name + " completions");
-            note(hashing.worker, name + " files hashed");
+            note(hashing.worker(), name + " files hashed");
         }
         next();
     }
 
     private void failed(Path path, Throwable failure) {
         filesFailed++;
-        lastError = path + ": " + describe(failure);
+        lastError = path + ": " + HashJob.describe(failure);
         note(name + " failures");
     }
 
@@ -181,53 +175,5 @@ final class HasherJob extends Job {
             entries = found;
             return found.size();
         }
-    }
-
-    /** One file's hash, computed on a worker with plain blocking reads. */
-    private static final class Hashing {
-        final Path file;
-        String worker;
-        long bytes;
-        byte[] digest;
-
-        Hashing(Path file) {
-            this.file = file;
-        }
-
-        int hash() throws IOException {
-            worker = Thread.currentThread().getName();
-            MessageDigest sha = sha256();
-            byte[] buf = new byte[64 * 1024];
-            try (InputStream in = Files.newInputStream(file)) {
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    sha.update(buf, 0, n);
-                    bytes += n;
-                }
-            }
-            digest = sha.digest();
-            return 0;
-        }
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing, but every Java platform must have it", e);
-        }
-    }
-
-    /** A file error in a few words. */
-    static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file (did it vanish?)";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 }
