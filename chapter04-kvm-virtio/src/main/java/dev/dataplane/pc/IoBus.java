@@ -164,6 +164,34 @@ public final class IoBus implements IoDevice {
         }
     }
 
+    /**
+     * The machine's {@link AddressSpaceMapper} over a port-I/O bus and an MMIO bus, for the PCI host
+     * bridge: a range that cannot be mapped (overlap, outside the bus) is refused with {@code false},
+     * never an exception, because BAR addresses come from the guest.
+     */
+    public static AddressSpaceMapper mapper(IoBus pio, IoBus mmio) {
+        return new AddressSpaceMapper() {
+            @Override
+            public boolean map(boolean io, long base, long length, IoDevice device) {
+                try {
+                    (io ? pio : mmio).map(base, length, device);
+                    return true;
+                } catch (IllegalArgumentException refused) {
+                    return false;
+                }
+            }
+
+            @Override
+            public void unmap(boolean io, long base, long length) {
+                IoBus bus = io ? pio : mmio;
+                Region r = bus.find(base, 1);
+                if (r != null && r.base() == base && r.length() == length) {
+                    bus.unmap(base);
+                }
+            }
+        };
+    }
+
     /** The value of a read nobody answers: {@code size} bytes of 0xFF. */
     public static long allOnes(int size) {
         return size >= 8 ? -1L : (1L << (8 * size)) - 1;

@@ -136,4 +136,23 @@ class IoBusTest {
         remapper.join();
         assertThat(wrong).isZero();
     }
+
+    @Test
+    void theMapperRefusesWhatTheBusRefusesAndUnmapsOnlyAnExactMapping() {
+        IoBus pio = IoBus.pio();
+        IoBus mmio = IoBus.mmio();
+        AddressSpaceMapper m = IoBus.mapper(pio, mmio);
+        Probe bar = new Probe();
+
+        assertThat(m.map(true, 0xC000, 0x20, bar)).isTrue();
+        assertThat(m.map(true, 0xC010, 0x20, new Probe())).as("overlap").isFalse();
+        assertThat(m.map(false, 0xFFFF_F000L, 0x2000, new Probe())).as("beyond 4 GiB").isFalse();
+        assertThat(pio.find(0xC004, 4).device()).isSameAs(bar);
+        assertThat(mmio.regions()).isEmpty();
+
+        m.unmap(true, 0xC000, 0x10); // not the mapped length: ignored
+        assertThat(pio.regions()).hasSize(1);
+        m.unmap(true, 0xC000, 0x20);
+        assertThat(pio.regions()).isEmpty();
+    }
 }
