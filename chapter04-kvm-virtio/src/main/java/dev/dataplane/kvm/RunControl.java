@@ -24,6 +24,7 @@ public final class RunControl {
     private final AtomicReference<MachineOutcome> outcome = new AtomicReference<>();
     private final CountDownLatch ended = new CountDownLatch(1);
     private final List<VcpuThread> vcpus = new CopyOnWriteArrayList<>();
+    private final List<Runnable> onEnd = new CopyOnWriteArrayList<>();
 
     /** The guest asked to end the run with {@code code} (the exit port's hook). */
     public void requestExit(int code) {
@@ -44,7 +45,22 @@ public final class RunControl {
         for (VcpuThread v : vcpus) {
             v.kick();
         }
+        for (Runnable r : onEnd) {
+            r.run();
+        }
         return true;
+    }
+
+    /**
+     * Runs {@code r} once the run ends, in the thread that ends it (at once if it has ended). The
+     * machine uses it to make its main loop return; {@code r} must be quick, thread-safe and
+     * idempotent (racing with {@link #end} it may run twice).
+     */
+    public void onEnd(Runnable r) {
+        onEnd.add(r);
+        if (isEnded() && onEnd.remove(r)) {
+            r.run();
+        }
     }
 
     /** Whether the run has ended (vCPU threads check this before every {@code KVM_RUN}). */

@@ -1,0 +1,124 @@
+package dev.dataplane.vmm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.dataplane.guest.GuestProtocol;
+import dev.dataplane.iothread.MainLoop;
+import dev.dataplane.kvm.Kvm;
+import dev.dataplane.kvm.MachineOutcome;
+import dev.dataplane.pc.SerialCapture;
+import dev.dataplane.testsupport.RequiresKvm;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The teaching guest on Dataplane's own machine, under KVM: it boots, finds the disk, writes,
+ * verifies, flushes, reads the id, runs its short workloads and exits through the exit port, with
+ * the notify on an ioeventfd or through the vCPU, and the queue served by an IOThread or the main
+ * loop.
+ */
+@RequiresKvm
+class MachineTest {
+
+    /** Short workloads: the point here is correctness; the benchmark times the long ones. */
+    static final String CMDLINE = "loop=20 qd1=20 qd16=64";
+    static final Duration TIMEOUT = Duration.ofMinutes(2);
+
+    @TempDir
+    Path dir;
+
+    record Run(MachineOutcome outcome, String console, SerialCapture lines, long registerKicks,
+               long requests, long ioThreadDispatches) {
+    }
+
+    private Path freshImage(long bytes) throws IOException {
+        Path img = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(bytes);
+        }
+        return img;
+    }
+
+    private Run boot(Path img, boolean readOnly, boolean ioeventfd, Machine.Placement placement) throws Exception {
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        SerialCapture lines = new SerialCapture();
+        MainLoop main = MainLoop.create();
+        try (Kvm kvm = Kvm.open()) {
+            Machine.Options o = new Machine.Options(GuestProtocol.elf(), CMDLINE, img, readOnly, ioeventfd,
+                    placement, Machine.DEFAULT_MEMORY, console, lines);
+            try (Machine m = Machine.create(main, kvm, o)) {
+                MachineOutcome outcome = m.run(TIMEOUT);
+                long dispatches = m.ioThread() != null ? m.ioThread().statistics().dispatches() : -1;
+                return new Run(outcome, console.toString(), lines, m.diskFunction().statistics().registerKicks(),
+                        m.disk().statistics().requests(), dispatches);
+            }
+        } finally {
+            main.close();
+        }
+    }
+
+    @ParameterizedTest(name = "ioeventfd={0}, queue in {1}")
+    @CsvSource({"true, IOTHREAD", "false, IOTHREAD", "true, MAIN_LOOP", "false, MAIN_LOOP"})
+    void theGuestWritesVerifiesAndPasses(boolean ioeventfd, Machine.Placement placement) throws Exception {
+        Path img = freshImage(16L << 20);
+        Run run = boot(img, false, ioeventfd, placement);
+
+        assertThat(run.console()).contains(GuestProtocol.BANNER);
+        assertThat(run.console()).contains("virtio-blk", "write/verify: ok", "flush: ok", "get_id:");
+        assertThat(run.console()).contains(GuestProtocol.PASS_LINE);
+        assertThat(run.outcome().kind()).as(run.outcome().toString()).isEqualTo(MachineOutcome.Kind.EXITED);
+        assertThat(run.outcome().exitCode()).isEqualTo(GuestProtocol.qemuExitStatus(GuestProtocol.EXIT_PASS));
+        assertThat(run.requests()).isGreaterThan(20 + 64);
+        if (ioeventfd) {
+            assertThat(run.registerKicks()).as("kicks that exited to the vCPU thread").isZero();
+        } else {
+            assertThat(run.registerKicks()).as("every kick was a port write to userspace").isPositive();
+        }
+        if (placement == Machine.Placement.IOTHREAD) {
+            assertThat(run.ioThreadDispatches()).as("the IOThread served the queue").isPositive();
+        }
+
+        // The data the guest wrote is in the image file afterwards.
+        byte[] data = Files.readAllBytes(img);
+        for (int i = 0; i < GuestProtocol.PATTERN_LENGTH; i++) {
+            long pos = GuestProtocol.PATTERN_OFFSET + i;
+            assertThat(data[(int) pos]).as("byte %d", pos).isEqualTo(GuestProtocol.patternAt(pos));
+        }
+    }
+
+    @Test
+    void aReadOnlyDiskRefusesTheGuestsWritesAndKeepsItsData() throws Exception {
+        Path img = freshImage(16L << 20);
+        Run run = boot(img, true, true, Machine.Placement.IOTHREAD);
+        assertThat(run.console()).contains("read-only: write refused, data unchanged");
+        assertThat(run.console()).contains(GuestProtocol.PASS_LINE);
+        assertThat(Files.readAllBytes(img)).containsOnly(0);
+    }
+
+    @Test
+    void everyKvmFileDescriptorAndThreadIsReleasedAfterARun() throws Exception {
+        Path img = freshImage(16L << 20);
+        boot(img, false, true, Machine.Placement.IOTHREAD); // warm-up: lazily opened JVM/JNA resources
+        long before = openFds();
+        Run run = boot(img, false, true, Machine.Placement.IOTHREAD);
+        assertThat(run.console()).contains(GuestProtocol.PASS_LINE);
+        assertThat(openFds()).isEqualTo(before);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.isAlive()
+                && (t.getName().startsWith("iothread0") || t.getName().startsWith("vcpu")));
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}
