@@ -99,6 +99,8 @@ public final class Machine implements AutoCloseable {
 
     /** PCI slot of the disk (QEMU's {@code pc} machine puts the first added device at 00:03.0 too). */
     public static final int DISK_SLOT = 3;
+    /** QEMU's default {@code poll-max-ns} for an IOThread. */
+    public static final long IOTHREAD_POLL_MAX_NS = 32_768;
     /** The default guest RAM: plenty for the teaching guest. */
     public static final long DEFAULT_MEMORY = 64L << 20;
 
@@ -136,7 +138,9 @@ public final class Machine implements AutoCloseable {
             pio.map(Serial8250.COM1, Serial8250.IOSIZE, serial);
             pio.map(DebugExitPort.DEFAULT_IOBASE, DebugExitPort.IOSIZE, new DebugExitPort(control::requestExit));
 
-            ioThread = o.placement() == Placement.IOTHREAD ? IoThread.start("iothread0") : null;
+            // QEMU's IOThread defaults: busy-poll up to 32 µs before sleeping, adapting the window.
+            ioThread = o.placement() == Placement.IOTHREAD
+                    ? IoThread.builder("iothread0").pollParams(IOTHREAD_POLL_MAX_NS, 0, 0).start() : null;
             AioContext deviceContext = ioThread != null ? ioThread.context() : main.context();
             image = RawImage.open(o.disk(), o.readOnly(), deviceContext);
             blk = new VirtioBlk(ram, image, VirtioBlk.Options.defaults().withReadOnly(o.readOnly()));

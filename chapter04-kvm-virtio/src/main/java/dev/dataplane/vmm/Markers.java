@@ -1,0 +1,58 @@
+package dev.dataplane.vmm;
+
+import dev.dataplane.pc.Serial8250;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Times the teaching guest's marker lines as they arrive on the serial port: {@code @NAME begin
+ * n=N} and {@code @NAME end} bracket N iterations of one workload ({@code LOOP}, {@code QD1},
+ * {@code QD16}). The host stamps each line when its newline is written, so a run's time is
+ * measured on the host's clock, not the guest's (the guest has no reliable clock here).
+ *
+ * <p>Thread-safe: lines arrive on the vCPU thread, results are read by the main loop.
+ */
+public final class Markers implements Serial8250.LineListener {
+
+    private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d+)");
+    private static final Pattern END = Pattern.compile("@(\\w+) end");
+
+    /** One timed workload: {@code n} iterations in {@code nanos}. */
+    public record Run(String name, long n, long nanos) {
+        /** Microseconds per iteration (request). */
+        public double microsPerIteration() {
+            return n == 0 ? 0 : nanos / 1000.0 / n;
+        }
+    }
+
+    private final Serial8250.LineListener next;
+    private final Map<String, long[]> open = new LinkedHashMap<>();
+    private final Map<String, Run> runs = new LinkedHashMap<>();
+
+    /** Times markers and passes every line on to {@code next}. */
+    public Markers(Serial8250.LineListener next) {
+        this.next = next;
+    }
+
+    @Override
+    public synchronized void line(String line, long nanoTime) {
+        Matcher b = BEGIN.matcher(line);
+        Matcher e = END.matcher(line);
+        if (b.matches()) {
+            open.put(b.group(1), new long[] {nanoTime, Long.parseLong(b.group(2))});
+        } else if (e.matches()) {
+            long[] begin = open.remove(e.group(1));
+            if (begin != null) {
+                runs.put(e.group(1), new Run(e.group(1), begin[1], nanoTime - begin[0]));
+            }
+        }
+        next.line(line, nanoTime);
+    }
+
+    /** The completed runs, in the order they ended. */
+    public synchronized Map<String, Run> runs() {
+        return new LinkedHashMap<>(runs);
+    }
+}
