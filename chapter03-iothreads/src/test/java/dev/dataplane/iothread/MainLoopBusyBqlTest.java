@@ -57,7 +57,8 @@ class MainLoopBusyBqlTest {
             keepGoing.set(false); // let the main loop go idle even if the vCPU never got in
             vcpu.join(Timeouts.HANDSHAKE.toMillis());
             assertThat(acquired).as("the vCPU took the BQL while the main loop was busy").isTrue();
-            assertThat(main.loop().bql().statistics().contended()).isPositive();
+            // (Whether the vCPU had to queue depends on where the loop was when it asked: the
+            // statistics are not asserted. Without the window it never gets in at all.)
         }
     }
 }
