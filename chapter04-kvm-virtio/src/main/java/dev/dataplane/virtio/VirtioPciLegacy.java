@@ -393,7 +393,11 @@ public final class VirtioPciLegacy implements PciFunction {
             }
             HostNotifier hn = new HostNotifier(vq, new EventNotifier());
             hns[i] = hn;
-            ctx.setEventNotifier(hn.notifier, true, hn::read, null, null);
+            // With a poll function, as QEMU's virtio_queue_aio_attach_host_notifier: a context
+            // that busy-polls sees the avail ring move without the eventfd, and a handler without
+            // one would switch busy polling off for the whole context.
+            ctx.setEventNotifier(hn.notifier, true, hn::read, hn::pollAvail, hn::pollReady);
+            ctx.setEventNotifierPoll(hn.notifier, hn::pollBegin, hn::pollEnd);
             hn.binding = binder.bind(0, REG_QUEUE_NOTIFY, 2, i, hn.notifier);
             // Chains the driver made available before DRIVER_OK wait for no kick of their own.
             hn.notifier.set();
@@ -485,6 +489,38 @@ public final class VirtioPciLegacy implements PciFunction {
                 device.handleQueue(vq);
             }
         }
+
+        // tag::host-notifier-poll[]
+        /**
+         * Busy polling's readiness check (QEMU: {@code virtio_queue_host_notifier_aio_poll}): a
+         * chain is waiting. One read of guest RAM, no system call.
+         */
+        @IoCode
+        boolean pollAvail() {
+            return !vq.isEmpty();
+        }
+
+        /** Polling found a chain: serve the queue as a kick would (the eventfd may stay set; harmless). */
+        @IoCode
+        void pollReady(EventNotifier n) {
+            device.handleQueue(vq);
+        }
+
+        /** The context starts polling: the driver need not kick, we are looking anyway. */
+        @IoCode
+        void pollBegin(EventNotifier n) {
+            vq.setNotification(false);
+        }
+
+        /**
+         * The context stops polling (it is about to sleep): kicks are needed again. The context
+         * polls once more after this, so a chain published just before the flag is seen.
+         */
+        @IoCode
+        void pollEnd(EventNotifier n) {
+            vq.setNotification(true);
+        }
+        // end::host-notifier-poll[]
     }
 
     // ------------------------------------------------------------------------------------

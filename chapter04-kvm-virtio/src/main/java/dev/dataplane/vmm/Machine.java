@@ -228,7 +228,10 @@ public final class Machine implements AutoCloseable {
         EventNotifier irq = new EventNotifier();
         EventNotifier resample = new EventNotifier();
         KvmVm.Registration r = vm.irqfd(irq, gsi, resample);
-        AioContext ctx = ioThread != null ? ioThread.context() : main.context();
+        // The resample fd is served by the main loop, as QEMU serves its resample fds: an EOI is
+        // not on the request path, and in the IOThread's context a handler that cannot be
+        // busy-polled would switch busy polling off for the disk's queue as well.
+        AioContext ctx = main.context();
         ctx.setEventNotifier(resample, false, n -> resampled(n, irq), null, null);
         irqResources.add(() -> {
             ctx.removeEventNotifier(resample);
