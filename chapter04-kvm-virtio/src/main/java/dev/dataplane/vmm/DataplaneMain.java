@@ -72,6 +72,11 @@ public final class DataplaneMain implements Callable<Integer> {
             description = "where the disk's queue is served (default: ${DEFAULT-VALUE})")
     String queueIn;
 
+    @Option(names = "--poll-max-ns", paramLabel = "NS", defaultValue = "-1",
+            description = "the IOThread's busy-polling window, as QEMU's iothread poll-max-ns (default: 32768,"
+                    + " or 0 on a host with 2 CPUs or fewer, where polling takes the CPU the pool workers need)")
+    long pollMaxNs;
+
     @Option(names = "--memory", paramLabel = "MiB", defaultValue = "64", description = "guest RAM (default: ${DEFAULT-VALUE})")
     long memoryMiB;
 
@@ -115,6 +120,9 @@ public final class DataplaneMain implements Callable<Integer> {
                     "--queue-in must be iothread or main-loop, not '" + queueIn + "'");
         };
         checkRange(spec, "--memory", memoryMiB, 4, 1024);
+        if (pollMaxNs != -1) { // -1: Machine's default for this host
+            checkRange(spec, "--poll-max-ns", pollMaxNs, 0, 1_000_000_000);
+        }
         checkRange(spec, "--disk-size", diskMiB, 1, 1 << 20);
         checkRange(spec, "--timeout", timeoutSeconds, 1, 86_400);
         Path kernelFile = kernel();
@@ -146,12 +154,15 @@ public final class DataplaneMain implements Callable<Integer> {
         MainLoop main = MainLoop.create(); // this thread is the main loop from now on; it holds the BQL
         try {
             Machine.Options o = new Machine.Options(kernelFile, append, image, readOnly, useIoeventfd, placement,
-                    memoryMiB << 20, out, markers);
+                    memoryMiB << 20, out, markers, pollMaxNs);
             out.printf("%s: booting %s (%d MiB RAM); disk %s (%d MiB%s) served by %s, ioeventfd %s%n", NAME,
                     kernelFile.getFileName(), memoryMiB, freshImage ? "a fresh image" : image,
                     Files.size(image) >> 20, readOnly ? ", read-only" : "",
                     placement == Machine.Placement.IOTHREAD ? "iothread0" : "the main loop",
                     useIoeventfd ? "on" : "off");
+            if (placement == Machine.Placement.IOTHREAD) {
+                out.printf("%s: iothread0 busy-polls up to %d ns before sleeping%n", NAME, o.pollMaxNs());
+            }
             long t0 = System.nanoTime();
             try (Machine m = Machine.create(main, kvm, o)) {
                 MachineOutcome outcome = m.run(Duration.ofSeconds(timeoutSeconds));

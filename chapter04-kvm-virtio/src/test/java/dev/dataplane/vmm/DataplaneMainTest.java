@@ -54,6 +54,11 @@ class DataplaneMainTest {
     }
 
     @Test
+    void aNegativePollWindowIsOneClearLine() {
+        assertOneLineError(run("--kernel", kernel(), "--poll-max-ns", "-5"), "--poll-max-ns");
+    }
+
+    @Test
     void noKvmDeviceIsOneClearLine() {
         assertOneLineError(run("--kernel", kernel(), "--kvm", dir.resolve("kvm").toString()), "offers no KVM");
     }
