@@ -45,6 +45,8 @@ import java.util.Random;
  * {@code bench.qd16} (iterations), {@code bench.only} (comma-separated configuration keys, e.g.
  * {@code qemu-iothread,dp-iothread}), {@code bench.qemu} (the QEMU binary),
  * {@code bench.dataplane.jvmArgs} (extra flags for Dataplane's JVM, space-separated),
+ * {@code bench.variants} (more Dataplane rows on an IOThread, each with flags of its own:
+ * {@code "name:flags;name:flags"}),
  * {@code bench.outputDir} (where the table's copy goes, default {@code target/bench}).
  */
 public final class Chapter4BenchMain {
@@ -67,9 +69,15 @@ public final class Chapter4BenchMain {
         }
     }
 
-    record Config(String key, Vmm vmm, Shape shape) {
+    /** A configuration; {@code jvmArgs}: extra flags for a Dataplane variant ({@code bench.variants}). */
+    record Config(String key, Vmm vmm, Shape shape, List<String> jvmArgs) {
+        Config(String key, Vmm vmm, Shape shape) {
+            this(key, vmm, shape, List.of());
+        }
+
         String label() {
-            return (vmm == Vmm.QEMU ? "QEMU      " : "Dataplane ") + shape.label;
+            return jvmArgs.isEmpty() ? (vmm == Vmm.QEMU ? "QEMU      " : "Dataplane ") + shape.label
+                    : "Dataplane " + key;
         }
     }
 
@@ -85,6 +93,16 @@ public final class Chapter4BenchMain {
     record Sample(double launchMs, double loopUs, double qd1Us, double qd16Us, double dev1, double dev16,
                   double workers1, double workers16) {
     }
+
+    /**
+     * Dataplane's JVM runs as {@code scripts/dataplane} runs it: native access for JNA, and only
+     * the C1 compiler. On a 2-CPU host the vCPU thread keeps one CPU busy, and C2's compilations
+     * in the first seconds compete with the IOThread and the pool for the other; C1 compiles
+     * the request path quickly and well enough (QD1 151.6 -> 110.0 us per request, launch 400 ->
+     * 353 ms, in one bench-ch04 run).
+     */
+    static final List<String> DATAPLANE_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED",
+            "-XX:TieredStopAtLevel=1");
 
     private final PrintStream out = System.out;
     private final List<Config> configs;
@@ -128,6 +146,13 @@ public final class Chapter4BenchMain {
         if (!only.equals("auto") && !only.isBlank()) {
             List<String> keys = Arrays.stream(only.split(",")).map(String::trim).toList();
             configs.removeIf(c -> !keys.contains(c.key()));
+        }
+        // Variants: "name:flags;name:flags", Dataplane on an IOThread with extra JVM flags.
+        for (String v : property("bench.variants", "").split(";")) {
+            if (v.contains(":")) {
+                String[] kv = v.split(":", 2);
+                configs.add(new Config(kv[0].trim(), Vmm.DATAPLANE, Shape.IOTHREAD, List.of(kv[1].trim().split("\\s+"))));
+            }
         }
         Path outDir = Path.of(property("bench.outputDir", "target/bench"));
         Files.createDirectories(outDir);
@@ -235,8 +260,9 @@ public final class Chapter4BenchMain {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(DATAPLANE_JVM_FLAGS);
         cmd.addAll(extraJvmArgs);
+        cmd.addAll(c.jvmArgs());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.dataplane.vmm.DataplaneMain",
                 "--kernel", elf.toString(), "--disk", image.toString(), "--memory", "64", "--append", append,
                 "--ioeventfd", c.shape() == Shape.IOEVENTFD_OFF ? "off" : "on",
