@@ -28,12 +28,16 @@
  *   qd1=N    requests in the queue-depth-1 run     (default 1000)
  *   qd16=N   requests in the queue-depth-16 run    (default 4000)
  *   loop=N   iterations of the no-I/O loop         (default 1000)
+ *   warm=N   reads at queue depth 1 before the timed runs, timed as WARM
+ *            (default 0: none); a VMM that compiles its own code while
+ *            running (a JVM) does it there, so QD1 and QD16 see it warm
  *   intr=0   ask the device not to interrupt (VRING_AVAIL_F_NO_INTERRUPT);
  *            by default the guest leaves interrupts requested, as a driver
  *            that sleeps would, and simply never enables them on the CPU.
  *
  * Serial protocol (lines end in "\r\n"; lines the host may time start with
  * '@' and are short, because every character costs two VM exits):
+ *   @WARM begin n=N / @WARM end      the warm-up reads (only with warm=N)
  *   @LOOP begin n=N / @LOOP end      the no-I/O loop
  *   @QD1 begin n=N  / @QD1 end       N 4 KiB reads, one at a time
  *   @QD16 begin n=N / @QD16 end      N 4 KiB reads, 16 in flight
@@ -678,6 +682,7 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi)
     random_blocks_mask -= 1;
 
     // tag::markers[]
+    timed_run("WARM", &vq, 1, cmdline_uint(cmdline, "warm", 0));
     timed_run("LOOP", &loop_vq, 1, cmdline_uint(cmdline, "loop", 1000));
     timed_run("QD1", &vq, 1, cmdline_uint(cmdline, "qd1", 1000));
     timed_run("QD16", &vq, SLOTS, cmdline_uint(cmdline, "qd16", 4000));

@@ -43,8 +43,9 @@ final class ThreadCpu {
                 try {
                     String name = Files.readString(task.resolve("comm")).strip();
                     threads.put(tid, new ThreadTime(tid, name, cpuNs(task)));
-                } catch (NoSuchFileException | NumberFormatException e) {
-                    // the thread ended between the listing and the read: it has no time to add
+                } catch (IOException | NumberFormatException | StringIndexOutOfBoundsException e) {
+                    // The thread ended between the listing and the read (ENOENT, or ESRCH while
+                    // it is exiting): it has no time to add.
                 }
             }
         } catch (NoSuchFileException e) {
