@@ -36,7 +36,9 @@ import java.util.Random;
  * ({@link ThreadCpu}). Launch to first output: from starting the process to the first byte of the
  * guest's first line (for Dataplane that includes starting a JVM).
  *
- * <p><b>Rounds.</b> {@code bench.rounds} rounds (5; 2 with {@code bench.quick}); each runs every
+ * <p><b>Rounds.</b> {@code bench.rounds} rounds (5; 2 with {@code bench.quick}, which also
+ * shortens LOOP, QD1 and QD16 to 500, 1000 and 3000 and so is a smoke run: its QD1 still has
+ * some of Dataplane's warm-up in it; about 25 s instead of a minute); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
  * rounds; ratios compare medians taken in this same run. The machine's load average is printed
  * before and after: other work on a 2-CPU machine moves these figures a lot.
@@ -130,10 +132,10 @@ public final class Chapter4BenchMain {
     public static void main(String[] args) throws IOException, InterruptedException {
         boolean quick = Boolean.getBoolean("bench.quick");
         int rounds = intProperty("bench.rounds", quick ? 2 : 5);
-        String append = "warm=" + intProperty("bench.warm", quick ? 300 : 1000)
+        String append = "warm=" + intProperty("bench.warm", 1000)
                 + " loop=" + intProperty("bench.loop", quick ? 500 : 2000)
-                + " qd1=" + intProperty("bench.qd1", quick ? 500 : 4000)
-                + " qd16=" + intProperty("bench.qd16", quick ? 2000 : 10000);
+                + " qd1=" + intProperty("bench.qd1", quick ? 1000 : 4000)
+                + " qd16=" + intProperty("bench.qd16", quick ? 3000 : 10000);
         Path elf = Path.of(property("dataplane.guest.elf", "chapter04-kvm-virtio/target/guest/dataplane-guest.elf"));
         if (!Files.isRegularFile(elf)) {
             System.err.println("bench-ch04: no guest at " + elf + "; build it with ./mvnw -pl chapter04-kvm-virtio -am package");
