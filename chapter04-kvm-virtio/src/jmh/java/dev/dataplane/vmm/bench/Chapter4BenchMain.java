@@ -20,9 +20,10 @@ import java.util.Random;
  * Chapter 4's benchmark: the same teaching guest and the same disk image on Dataplane and on
  * QEMU, in one run, one table.
  *
- * <p><b>What runs.</b> Six configurations, each a fresh process: QEMU with the disk on an
- * IOThread (the reference), QEMU with the disk on its main loop, QEMU with {@code ioeventfd=off};
- * Dataplane ({@code DataplaneMain} in a child JVM) the same three ways. QEMU boots with qboot
+ * <p><b>What runs.</b> Seven configurations, each a fresh process: QEMU with the disk on an
+ * IOThread (the reference), QEMU with the disk on its main loop, QEMU with {@code ioeventfd=off}
+ * (main loop: QEMU refuses an IOThread without ioeventfd); Dataplane ({@code DataplaneMain} in a
+ * child JVM) the same three ways, and on an IOThread with the ioeventfd off. QEMU boots with qboot
  * ({@code bios-microvm.bin}), so its launch time is not SeaBIOS's emulated POST. The guest does
  * {@code warm=N} 4-KiB random reads one at a time (WARM: a JVM compiles its request path here;
  * reported, but the targets are about what follows), {@code loop=N} iterations of its no-I/O
@@ -63,7 +64,10 @@ public final class Chapter4BenchMain {
     enum Shape {
         IOTHREAD("iothread, ioeventfd"),
         MAIN_LOOP("main loop, ioeventfd"),
-        IOEVENTFD_OFF("ioeventfd=off");
+        /** Seed 002's "before": the vCPU thread serves the kick under the BQL (QEMU allows no IOThread then). */
+        IOEVENTFD_OFF("main loop, ioeventfd=off"),
+        /** Dataplane only: the vCPU thread passes the kick on to the IOThread. */
+        IOTHREAD_IOEVENTFD_OFF("iothread, ioeventfd=off");
 
         final String label;
 
@@ -90,7 +94,8 @@ public final class Chapter4BenchMain {
             new Config("qemu-main-loop", Vmm.QEMU, Shape.MAIN_LOOP),
             new Config("dp-main-loop", Vmm.DATAPLANE, Shape.MAIN_LOOP),
             new Config("qemu-ioeventfd-off", Vmm.QEMU, Shape.IOEVENTFD_OFF),
-            new Config("dp-ioeventfd-off", Vmm.DATAPLANE, Shape.IOEVENTFD_OFF));
+            new Config("dp-ioeventfd-off", Vmm.DATAPLANE, Shape.IOEVENTFD_OFF),
+            new Config("dp-iothread-ioeventfd-off", Vmm.DATAPLANE, Shape.IOTHREAD_IOEVENTFD_OFF));
 
     /** The figures of one run of one configuration; NaN where a figure does not apply. */
     record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double dev1,
@@ -234,14 +239,14 @@ public final class Chapter4BenchMain {
      * The thread that serves the queue. QEMU with {@code debug-threads=on}: {@code "IO io0"}, or
      * the main thread (tid = pid). Dataplane: {@code "iothread0"}, or the JVM's main thread, the
      * other {@code "java"} (the launcher's first thread, tid = pid, only waits for it). With the
-     * ioeventfd off, QEMU serves the queue on the vCPU thread and completes it in the main loop;
-     * Dataplane hands the kick from the vCPU thread to the IOThread.
+     * ioeventfd off and no IOThread, both serve the kick on the vCPU thread and complete the
+     * request in the main loop, whose thread is counted.
      */
     private static ThreadCpu.Role deviceThread(Config c) {
         if (c.vmm() == Vmm.QEMU) {
             return c.shape() == Shape.IOTHREAD ? (pid, t) -> t.name().equals("IO io0") : (pid, t) -> t.tid() == pid;
         }
-        return c.shape() == Shape.MAIN_LOOP
+        return c.shape() == Shape.MAIN_LOOP || c.shape() == Shape.IOEVENTFD_OFF
                 ? (pid, t) -> t.tid() != pid && t.name().equals("java")
                 : (pid, t) -> t.name().equals("iothread0");
     }
@@ -271,8 +276,10 @@ public final class Chapter4BenchMain {
         cmd.addAll(c.jvmArgs());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.dataplane.vmm.DataplaneMain",
                 "--kernel", elf.toString(), "--disk", image.toString(), "--memory", "64", "--append", append,
-                "--ioeventfd", c.shape() == Shape.IOEVENTFD_OFF ? "off" : "on",
-                "--queue-in", c.shape() == Shape.MAIN_LOOP ? "main-loop" : "iothread"));
+                "--ioeventfd", c.shape() == Shape.IOEVENTFD_OFF || c.shape() == Shape.IOTHREAD_IOEVENTFD_OFF
+                        ? "off" : "on",
+                "--queue-in", c.shape() == Shape.MAIN_LOOP || c.shape() == Shape.IOEVENTFD_OFF
+                        ? "main-loop" : "iothread"));
         return cmd;
     }
     // end::bench-commands[]
@@ -284,18 +291,18 @@ public final class Chapter4BenchMain {
                 started, rounds, append));
         sb.append(String.format(Locale.ROOT, "load average before %s, after %s; %d CPUs; %s%n", loadBefore,
                 loadAfter, Runtime.getRuntime().availableProcessors(), qemuVersion()));
-        sb.append(String.format(Locale.ROOT, "%-33s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
+        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
                 "launch", "WARM", "LOOP", "QD1", "QD16", "QD1-LOOP", "queue thread", "pool workers"));
-        sb.append(String.format(Locale.ROOT, "%-33s %7s %7s %7s %7s %7s %8s | %7s %7s | %7s %7s%n",
+        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %7s %7s | %7s %7s%n",
                 "configuration (runs)", "ms", "us/req", "us/req", "us/req", "us/req", "us/req",
                 "QD1", "QD16", "QD1", "QD16"));
-        sb.append(String.format(Locale.ROOT, "%-33s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
+        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
                 "", "", "", "", "", "", "CPU us/req", "CPU us/req"));
         Map<Config, Sample> medians = new LinkedHashMap<>();
         for (Config c : configs) {
             List<Sample> s = samples.get(c);
             if (s.isEmpty()) {
-                sb.append(String.format(Locale.ROOT, "%-33s every run failed%n", c.label()));
+                sb.append(String.format(Locale.ROOT, "%-40s every run failed%n", c.label()));
                 continue;
             }
             Sample m = new Sample(median(s, Sample::launchMs), median(s, Sample::warmUs), median(s, Sample::loopUs),
@@ -304,13 +311,16 @@ public final class Chapter4BenchMain {
                     median(s, Sample::workers1), median(s, Sample::workers16));
             medians.put(c, m);
             sb.append(String.format(Locale.ROOT,
-                    "%-33s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f | %7.1f %7.1f | %7.1f %7.1f%n",
+                    "%-40s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f | %7.1f %7.1f | %7.1f %7.1f%n",
                     c.label() + " (" + s.size() + ")", m.launchMs(), m.warmUs(), m.loopUs(), m.qd1Us(), m.qd16Us(),
                     m.qd1Us() - m.loopUs(), m.dev1(), m.dev16(), m.workers1(), m.workers16()));
         }
         Sample q = find(medians, "qemu-iothread");
         Sample d = find(medians, "dp-iothread");
         Sample off = find(medians, "dp-ioeventfd-off");
+        Sample mainLoop = find(medians, "dp-main-loop");
+        Sample ioOff = find(medians, "dp-iothread-ioeventfd-off");
+        Sample qOff = find(medians, "qemu-ioeventfd-off");
         sb.append(String.format(Locale.ROOT, "%n"));
         if (q != null && d != null) {
             sb.append(String.format(Locale.ROOT,
@@ -321,8 +331,17 @@ public final class Chapter4BenchMain {
         }
         if (d != null && off != null) {
             sb.append(String.format(Locale.ROOT,
-                    "Dataplane ioeventfd off / on: wall QD1 %.2f, QD16 %.2f (target: clearly > 1)%n",
+                    "Dataplane, seed 002's before / after (main loop, ioeventfd off / IOThread, ioeventfd on):"
+                            + " wall QD1 %.2f, QD16 %.2f (target: clearly > 1)%n",
                     off.qd1Us() / d.qd1Us(), off.qd16Us() / d.qd16Us()));
+        }
+        if (mainLoop != null && off != null && ioOff != null && d != null) {
+            sb.append(String.format(Locale.ROOT,
+                    "Dataplane, ioeventfd off / on, wall QD1: main loop %.2f, IOThread %.2f%s%n",
+                    off.qd1Us() / mainLoop.qd1Us(), ioOff.qd1Us() / d.qd1Us(),
+                    q != null && qOff != null ? String.format(Locale.ROOT,
+                            "; QEMU (main loop, ioeventfd off / IOThread, ioeventfd on) %.2f", qOff.qd1Us() / q.qd1Us())
+                            : ""));
         }
         if (q != null && d != null) {
             sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, WARM (the first QD1 reads, JIT included): %.2f%n",
