@@ -37,9 +37,9 @@ import java.util.Random;
  * ({@link ThreadCpu}). Launch to first output: from starting the process to the first byte of the
  * guest's first line (for Dataplane that includes starting a JVM).
  *
- * <p><b>Rounds.</b> {@code bench.rounds} rounds (5; 2 with {@code bench.quick}, which also
+ * <p><b>Rounds.</b> {@code bench.rounds} rounds (7; 2 with {@code bench.quick}, which also
  * shortens LOOP, QD1 and QD16 to 500, 1000 and 3000 and so is a smoke run: its QD1 still has
- * some of Dataplane's warm-up in it; about 25 s instead of a minute); each runs every
+ * some of Dataplane's warm-up in it; about 25 s instead of two minutes); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
  * rounds; ratios compare medians taken in this same run. The machine's load average is printed
  * before and after: other work on a 2-CPU machine moves these figures a lot.
@@ -136,7 +136,7 @@ public final class Chapter4BenchMain {
 
     public static void main(String[] args) throws IOException, InterruptedException {
         boolean quick = Boolean.getBoolean("bench.quick");
-        int rounds = intProperty("bench.rounds", quick ? 2 : 5);
+        int rounds = intProperty("bench.rounds", quick ? 2 : 7);
         String append = "warm=" + intProperty("bench.warm", 1000)
                 + " loop=" + intProperty("bench.loop", quick ? 500 : 2000)
                 + " qd1=" + intProperty("bench.qd1", quick ? 1000 : 4000)
