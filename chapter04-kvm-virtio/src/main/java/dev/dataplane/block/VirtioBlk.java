@@ -7,6 +7,7 @@ import dev.dataplane.kvm.GuestMemory;
 import dev.dataplane.virtio.VirtQueue;
 import dev.dataplane.virtio.VirtioDevice;
 import dev.dataplane.virtio.VirtioTransport;
+import dev.dataplane.virtio.trace.RequestEvent;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -288,6 +289,9 @@ public final class VirtioBlk implements VirtioDevice {
         ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         int type = h.getInt(0);
         long sector = h.getLong(8);
+        if (e.trace() != null) {
+            describe(e, type, sector);
+        }
         switch (type) {
             case VIRTIO_BLK_T_IN: {
                 long len = e.inBytes() - 1; // everything writable but the status byte
@@ -349,6 +353,9 @@ public final class VirtioBlk implements VirtioDevice {
     @IoCode
     private void complete(VirtQueue vq, VirtQueue.Element e, long statusAddr, int status, long written) {
         mem.writeByte(statusAddr, (byte) status);
+        if (e.trace() != null) {
+            e.trace().status = status;
+        }
         vq.push(e, written);
         transport.notifyQueue(vq);
     }
@@ -357,6 +364,29 @@ public final class VirtioBlk implements VirtioDevice {
     private void fail(String why) {
         broken = true;
         transport.deviceError(why);
+    }
+
+    /** Fills in the request's JFR event (only while a recording wants it). */
+    private static void describe(VirtQueue.Element e, int type, long sector) {
+        RequestEvent t = e.trace();
+        switch (type) {
+            case VIRTIO_BLK_T_IN -> {
+                t.type = "IN";
+                t.sector = sector;
+                t.bytes = e.inBytes() - 1;
+            }
+            case VIRTIO_BLK_T_OUT -> {
+                t.type = "OUT";
+                t.sector = sector;
+                t.bytes = e.outBytes() - HEADER_BYTES;
+            }
+            case VIRTIO_BLK_T_FLUSH -> t.type = "FLUSH";
+            case VIRTIO_BLK_T_GET_ID -> {
+                t.type = "GET_ID";
+                t.bytes = Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
+            }
+            default -> t.type = "type " + type;
+        }
     }
 
     /** The last byte of the last device-writable buffer. */

@@ -9,6 +9,8 @@ import dev.dataplane.iothread.rules.IoCode;
 import dev.dataplane.iothread.rules.IoOrGsCode;
 import dev.dataplane.pc.IoDevice;
 import dev.dataplane.pc.PciFunction;
+import dev.dataplane.virtio.trace.InterruptEvent;
+import dev.dataplane.virtio.trace.KickEvent;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -342,6 +344,7 @@ public final class VirtioPciLegacy implements PciFunction {
         if (ctx.inHomeThread()) {
             // The device lives in the main loop, whose home we are while we hold the BQL: serve
             // the queue here and now, in the vCPU thread (the synchronous path of seed 002).
+            traceKick(index, KickEvent.VIA_REGISTER);
             device.handleQueue(notifiers[index].vq);
         } else {
             // The device lives in an IOThread: only that thread may touch the queue.
@@ -395,7 +398,9 @@ public final class VirtioPciLegacy implements PciFunction {
             hns[i] = hn;
             ctx.setEventNotifier(hn.notifier, true, hn::read, null, null);
             hn.binding = binder.bind(0, REG_QUEUE_NOTIFY, 2, i, hn.notifier);
+            hn.via = hn.binding != null ? KickEvent.VIA_IOEVENTFD : KickEvent.VIA_REGISTER;
             // Chains the driver made available before DRIVER_OK wait for no kick of their own.
+            hn.startPending = true;
             hn.notifier.set();
         }
         notifiers = hns;
@@ -436,7 +441,7 @@ public final class VirtioPciLegacy implements PciFunction {
         for (HostNotifier hn : hns) {
             if (hn != null) {
                 ctx.removeEventNotifier(hn.notifier);
-                hn.read(hn.notifier);
+                hn.serveIfSet(KickEvent.VIA_STOP);
             }
         }
     }
@@ -472,6 +477,13 @@ public final class VirtioPciLegacy implements PciFunction {
         final VirtQueue vq;
         final EventNotifier notifier;
         NotifyBinder.Binding binding;
+        /** For the trace: who sets the notifier, an ioeventfd or a vCPU passing a register write on. */
+        String via;
+        /**
+         * For the trace: the DRIVER_OK look at the queue is pending. Plain fields: written before
+         * the handler is registered, whose registration orders them for the device's context.
+         */
+        boolean startPending;
 
         HostNotifier(VirtQueue vq, EventNotifier notifier) {
             this.vq = vq;
@@ -481,9 +493,25 @@ public final class VirtioPciLegacy implements PciFunction {
         /** QEMU: {@code virtio_queue_host_notifier_read}. In the device's context. */
         @IoCode
         void read(EventNotifier n) {
-            if (n.testAndClear()) {
+            serveIfSet(startPending ? KickEvent.VIA_START : via);
+        }
+
+        @IoCode
+        void serveIfSet(String how) {
+            if (notifier.testAndClear()) {
+                startPending = false;
+                traceKick(vq.index(), how);
                 device.handleQueue(vq);
             }
+        }
+    }
+
+    private static void traceKick(int queue, String via) {
+        KickEvent trace = new KickEvent();
+        if (trace.shouldCommit()) {
+            trace.queue = queue;
+            trace.via = via;
+            trace.commit();
         }
     }
 
@@ -545,8 +573,16 @@ public final class VirtioPciLegacy implements PciFunction {
         @Override
         @IoCode
         public void notifyQueue(VirtQueue vq) {
-            if (vq.shouldNotify()) {
+            boolean inject = vq.shouldNotify();
+            if (inject) {
                 raise(ISR_QUEUE);
+            }
+            InterruptEvent trace = new InterruptEvent();
+            if (trace.shouldCommit()) {
+                trace.queue = vq.index();
+                trace.injected = inject;
+                trace.usedIndex = vq.usedIndex();
+                trace.commit();
             }
             aioWait.kick(); // a stop may be waiting for this request
         }
