@@ -316,17 +316,31 @@ public final class VirtioBlk implements VirtioDevice {
             case VIRTIO_BLK_T_FLUSH:
                 backend.flush(ret -> completeIo(vq, e, status, ret, 1, 0, 0));
                 return;
-            case VIRTIO_BLK_T_GET_ID: {
-                int n = (int) Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
-                scatter(e, id, n);
-                complete(vq, e, status, VIRTIO_BLK_S_OK, n + 1);
+            case VIRTIO_BLK_T_GET_ID:
+                getId(vq, e, status);
                 return;
-            }
             default:
                 complete(vq, e, status, VIRTIO_BLK_S_UNSUPP, 1);
         }
     }
     // end::blk-request[]
+
+    // tag::blk-get-id[]
+    /**
+     * GET_ID: the device's serial, at most {@link #VIRTIO_BLK_ID_BYTES} bytes, into the start of
+     * the writable buffers, cut short if the driver gave less room; no terminating NUL when the
+     * serial fills all 20 bytes. Completes at once: the answer is in memory, no backend involved.
+     * The used length counts the ID bytes and the status byte.
+     */
+    @IoCode
+    private void getId(VirtQueue vq, VirtQueue.Element e, long status) {
+        // tag::exercise-ch04-get-id[]
+        int n = (int) Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
+        scatter(e, id, n);
+        complete(vq, e, status, VIRTIO_BLK_S_OK, n + 1);
+        // end::exercise-ch04-get-id[]
+    }
+    // end::blk-get-id[]
 
     /** Whether {@code len} bytes at {@code sector} are whole sectors inside the disk (unsigned, overflow-safe). */
     private boolean inRange(long sector, long len) {

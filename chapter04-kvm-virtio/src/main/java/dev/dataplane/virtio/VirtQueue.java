@@ -299,6 +299,7 @@ public final class VirtQueue {
     // tag::chain-validation[]
     /** Walks and checks the chain at {@code head}; null (and {@link #error}) if it is malformed. */
     private Element readChain(int head) {
+        // tag::exercise-ch04-validate-chain[]
         if (head >= size) {
             return fail("head index " + head + " is out of range (queue size " + size + ")");
         }
@@ -367,6 +368,7 @@ public final class VirtQueue {
             i = next;
         }
         return new Element(this, generation, head, count, scratchAddr, scratchLen, scratchWritable);
+        // end::exercise-ch04-validate-chain[]
     }
     // end::chain-validation[]
 

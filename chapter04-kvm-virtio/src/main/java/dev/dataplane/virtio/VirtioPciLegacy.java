@@ -423,6 +423,9 @@ public final class VirtioPciLegacy implements PciFunction {
                 hn.binding.close();
                 hn.binding = null;
             }
+            if (hn != null) {
+                hn.via = KickEvent.VIA_STOP; // for the trace: a kick served from now on came before the stop
+            }
         }
         // 2. In the device's context: stop listening, then serve a kick that came just before.
         aioWait.runInContext(ctx, () -> detachNotifiers(hns));
@@ -438,12 +441,14 @@ public final class VirtioPciLegacy implements PciFunction {
 
     @IoCode
     private void detachNotifiers(HostNotifier[] hns) {
+        // tag::exercise-ch04-kick-before-unbind[]
         for (HostNotifier hn : hns) {
             if (hn != null) {
                 ctx.removeEventNotifier(hn.notifier);
-                hn.serveIfSet(KickEvent.VIA_STOP);
+                hn.read(hn.notifier);
             }
         }
+        // end::exercise-ch04-kick-before-unbind[]
     }
     // end::dataplane-stop[]
 
@@ -477,10 +482,14 @@ public final class VirtioPciLegacy implements PciFunction {
         final VirtQueue vq;
         final EventNotifier notifier;
         NotifyBinder.Binding binding;
-        /** For the trace: who sets the notifier, an ioeventfd or a vCPU passing a register write on. */
-        String via;
         /**
-         * For the trace: the DRIVER_OK look at the queue is pending. Plain fields: written before
+         * For the trace: who sets the notifier, an ioeventfd or a vCPU passing a register write
+         * on; {@code stop} once the transport is stopping. Volatile: the stop changes it while the
+         * device's context may be reading it.
+         */
+        volatile String via;
+        /**
+         * For the trace: the DRIVER_OK look at the queue is pending. A plain field: written before
          * the handler is registered, whose registration orders them for the device's context.
          */
         boolean startPending;
@@ -493,14 +502,9 @@ public final class VirtioPciLegacy implements PciFunction {
         /** QEMU: {@code virtio_queue_host_notifier_read}. In the device's context. */
         @IoCode
         void read(EventNotifier n) {
-            serveIfSet(startPending ? KickEvent.VIA_START : via);
-        }
-
-        @IoCode
-        void serveIfSet(String how) {
-            if (notifier.testAndClear()) {
+            if (n.testAndClear()) {
+                traceKick(vq.index(), startPending ? KickEvent.VIA_START : via);
                 startPending = false;
-                traceKick(vq.index(), how);
                 device.handleQueue(vq);
             }
         }

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,6 +107,7 @@ class VirtioBlkTest {
     }
 
     @Test
+    @Tag("ch04-get-id")
     void getIdAnswersTheSerialPaddedToTwentyBytes() {
         rig();
         Req r = rig.driver.getId(20);
@@ -117,6 +119,7 @@ class VirtioBlkTest {
     }
 
     @Test
+    @Tag("ch04-get-id")
     void getIdIntoAShorterBufferIsCutShort() {
         rig();
         Req r = rig.driver.getId(4);
