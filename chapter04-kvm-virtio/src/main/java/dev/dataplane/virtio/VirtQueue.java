@@ -560,6 +560,11 @@ public final class VirtQueue {
             return head;
         }
 
+        /** Whether the chain was given back ({@link VirtQueue#push}) or dropped ({@link VirtQueue#detach}). */
+        public boolean isDone() {
+            return done;
+        }
+
         /**
          * The JFR event of this request, begun at pop and committed at push, or null while no
          * recording wants {@code dataplane.virtio.Request}; the device fills in what only it

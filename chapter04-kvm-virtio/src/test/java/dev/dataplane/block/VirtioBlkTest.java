@@ -140,6 +140,25 @@ class VirtioBlkTest {
     }
 
     @Test
+    void aDeviceModelThatThrowsGivesTheChainUpAndAsksForAResetInsteadOfWedgingTheReset() {
+        rig(BlkRig.builder(dir).wrapBackend(b -> new ForwardingBackend(b) {
+            @Override
+            public void readv(long offset, ByteBuffer[] buffers, Completion done) {
+                throw new IllegalStateException("a bug in the backend");
+            }
+        }));
+        rig.driver.read(1, 512);
+        run(1);
+        assertThat(rig.needsReset()).isTrue();
+        assertThat(rig.pci.lastError()).startsWith(VirtioBlk.INTERNAL_ERROR).contains("a bug in the backend");
+        assertThat(rig.blk.queue(0).inFlight()).as("nothing left for a reset to wait for").isZero();
+        rig.driver.init(ALL); // the reset completes, and the device works again (flush is not broken)
+        Req r = rig.driver.flush();
+        run(1);
+        assertThat(r.status()).isEqualTo(VIRTIO_BLK_S_OK);
+    }
+
+    @Test
     void theConfigSpaceDescribesTheDisk() {
         rig();
         long base = VirtioPciLegacy.REG_CONFIG;
