@@ -7,6 +7,7 @@ import dev.dataplane.kvm.GuestMemory;
 import dev.dataplane.virtio.VirtQueue;
 import dev.dataplane.virtio.VirtioDevice;
 import dev.dataplane.virtio.VirtioTransport;
+import dev.dataplane.virtio.trace.RequestEvent;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -61,6 +62,8 @@ public final class VirtioBlk implements VirtioDevice {
     public static final int VIRTIO_BLK_ID_BYTES = 20;
     public static final int SECTOR_SIZE = 512;
     private static final int HEADER_BYTES = 16;
+    /** How {@link dev.dataplane.virtio.VirtioPciLegacy#lastError()} starts when the device model itself failed. */
+    public static final String INTERNAL_ERROR = "virtio-blk internal error";
     /** capacity u64, size_max u32, seg_max u32, geometry u32, blk_size u32. */
     private static final int CONFIG_BYTES = 24;
     /** Views of guest memory are int-sized; a longer buffer becomes several views. */
@@ -256,7 +259,11 @@ public final class VirtioBlk implements VirtioDevice {
             VirtQueue.Element e;
             while ((e = vq.pop()) != null) {
                 requests++;
-                handleRequest(vq, e);
+                try {
+                    handleRequest(vq, e);
+                } catch (RuntimeException bug) {
+                    internalError(vq, e, bug);
+                }
                 if (broken) {
                     return;
                 }
@@ -288,6 +295,9 @@ public final class VirtioBlk implements VirtioDevice {
         ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         int type = h.getInt(0);
         long sector = h.getLong(8);
+        if (e.trace() != null) {
+            describe(e, type, sector);
+        }
         switch (type) {
             case VIRTIO_BLK_T_IN: {
                 long len = e.inBytes() - 1; // everything writable but the status byte
@@ -312,17 +322,31 @@ public final class VirtioBlk implements VirtioDevice {
             case VIRTIO_BLK_T_FLUSH:
                 backend.flush(ret -> completeIo(vq, e, status, ret, 1, 0, 0));
                 return;
-            case VIRTIO_BLK_T_GET_ID: {
-                int n = (int) Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
-                scatter(e, id, n);
-                complete(vq, e, status, VIRTIO_BLK_S_OK, n + 1);
+            case VIRTIO_BLK_T_GET_ID:
+                getId(vq, e, status);
                 return;
-            }
             default:
                 complete(vq, e, status, VIRTIO_BLK_S_UNSUPP, 1);
         }
     }
     // end::blk-request[]
+
+    // tag::blk-get-id[]
+    /**
+     * GET_ID: the device's serial, at most {@link #VIRTIO_BLK_ID_BYTES} bytes, into the start of
+     * the writable buffers, cut short if the driver gave less room; no terminating NUL when the
+     * serial fills all 20 bytes. Completes at once: the answer is in memory, no backend involved.
+     * The used length counts the ID bytes and the status byte.
+     */
+    @IoCode
+    private void getId(VirtQueue vq, VirtQueue.Element e, long status) {
+        // tag::exercise-ch04-get-id[]
+        int n = (int) Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
+        scatter(e, id, n);
+        complete(vq, e, status, VIRTIO_BLK_S_OK, n + 1);
+        // end::exercise-ch04-get-id[]
+    }
+    // end::blk-get-id[]
 
     /** Whether {@code len} bytes at {@code sector} are whole sectors inside the disk (unsigned, overflow-safe). */
     private boolean inRange(long sector, long len) {
@@ -349,14 +373,53 @@ public final class VirtioBlk implements VirtioDevice {
     @IoCode
     private void complete(VirtQueue vq, VirtQueue.Element e, long statusAddr, int status, long written) {
         mem.writeByte(statusAddr, (byte) status);
+        if (e.trace() != null) {
+            e.trace().status = status;
+        }
         vq.push(e, written);
         transport.notifyQueue(vq);
+    }
+
+    /**
+     * A request made the device model throw: not the guest's doing (its input is checked), a bug
+     * here, e.g. an exercise not solved yet. The chain is given up and the device asks for a
+     * reset, rather than leave it in flight, where it would make every later reset wait forever.
+     */
+    @IoCode
+    private void internalError(VirtQueue vq, VirtQueue.Element e, RuntimeException bug) {
+        if (!e.isDone()) {
+            vq.detach(e);
+        }
+        fail(INTERNAL_ERROR + " on the request at head " + e.head() + ": " + bug);
     }
 
     @IoCode
     private void fail(String why) {
         broken = true;
         transport.deviceError(why);
+    }
+
+    /** Fills in the request's JFR event (only while a recording wants it). */
+    private static void describe(VirtQueue.Element e, int type, long sector) {
+        RequestEvent t = e.trace();
+        switch (type) {
+            case VIRTIO_BLK_T_IN -> {
+                t.type = "IN";
+                t.sector = sector;
+                t.bytes = e.inBytes() - 1;
+            }
+            case VIRTIO_BLK_T_OUT -> {
+                t.type = "OUT";
+                t.sector = sector;
+                t.bytes = e.outBytes() - HEADER_BYTES;
+            }
+            case VIRTIO_BLK_T_FLUSH -> t.type = "FLUSH";
+            case VIRTIO_BLK_T_GET_ID -> {
+                t.type = "GET_ID";
+                t.bytes = Math.min(VIRTIO_BLK_ID_BYTES, e.inBytes() - 1);
+            }
+            default -> t.type = "type " + type;
+        }
     }
 
     /** The last byte of the last device-writable buffer. */

@@ -7,6 +7,7 @@ import dev.dataplane.iothread.Bql;
 import dev.dataplane.iothread.rules.GlobalStateCode;
 import dev.dataplane.kvm.linux.KvmAbi;
 import dev.dataplane.kvm.linux.VcpuSignals;
+import dev.dataplane.kvm.trace.VcpuExitEvent;
 import dev.dataplane.pc.IoBus;
 import java.time.Duration;
 import java.util.Arrays;
@@ -149,6 +150,8 @@ public final class VcpuThread {
     private void handleExit() {
         int reason = vcpu.exitReason();
         bql.lock();
+        VcpuExitEvent trace = new VcpuExitEvent();
+        trace.begin();
         try {
             switch (reason) {
                 case KVM_EXIT_IO -> handlePio();
@@ -168,10 +171,34 @@ public final class VcpuThread {
             // A device threw: a VMM bug, since guest input must never make a device throw.
             control.end(MachineOutcome.failed(vcpu + ": " + KvmAbi.exitReasonName(reason) + " exit: " + e, e));
         } finally {
+            commitExit(trace, reason);
             bql.unlock();
         }
     }
     // end::vcpu-exit-switch[]
+
+    /** Fills in the exit's JFR event, only when a recording wants it (the fields read {@code kvm_run} again). */
+    private void commitExit(VcpuExitEvent trace, int reason) {
+        trace.end();
+        if (!trace.shouldCommit()) {
+            return;
+        }
+        trace.vcpu = vcpu.id();
+        trace.reason = KvmAbi.exitReasonName(reason);
+        trace.address = -1;
+        if (reason == KVM_EXIT_IO) {
+            trace.address = vcpu.ioPort();
+            trace.size = vcpu.ioSize();
+            trace.count = vcpu.ioCount();
+            trace.write = vcpu.ioIsOut();
+        } else if (reason == KVM_EXIT_MMIO) {
+            trace.address = vcpu.mmioAddress();
+            trace.size = vcpu.mmioLength();
+            trace.count = 1;
+            trace.write = vcpu.mmioIsWrite();
+        }
+        trace.commit();
+    }
 
     /** Port I/O: one access per element of a {@code rep ins}/{@code outs}, to the device owning the port. */
     @GlobalStateCode

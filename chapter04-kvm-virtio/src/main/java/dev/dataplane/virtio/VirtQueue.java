@@ -4,6 +4,7 @@ import dev.dataplane.iothread.rules.GlobalStateCode;
 import dev.dataplane.iothread.rules.IoCode;
 import dev.dataplane.kvm.GuestMemory;
 import dev.dataplane.kvm.GuestMemoryException;
+import dev.dataplane.virtio.trace.RequestEvent;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -286,6 +287,7 @@ public final class VirtQueue {
                 mem.writeShort(usedAddr + 4 + 8L * size, (short) lastAvailIdx);
             }
             inFlight++;
+            e.trace = RequestEvent.beginIfEnabled(); // null unless a recording wants requests
             return e;
         } catch (GuestMemoryException ex) {
             // Unreachable while the set-up checks hold; a broken ring is still the guest's problem.
@@ -297,6 +299,7 @@ public final class VirtQueue {
     // tag::chain-validation[]
     /** Walks and checks the chain at {@code head}; null (and {@link #error}) if it is malformed. */
     private Element readChain(int head) {
+        // tag::exercise-ch04-validate-chain[]
         if (head >= size) {
             return fail("head index " + head + " is out of range (queue size " + size + ")");
         }
@@ -365,6 +368,7 @@ public final class VirtQueue {
             i = next;
         }
         return new Element(this, generation, head, count, scratchAddr, scratchLen, scratchWritable);
+        // end::exercise-ch04-validate-chain[]
     }
     // end::chain-validation[]
 
@@ -395,8 +399,22 @@ public final class VirtQueue {
         usedIdx = (usedIdx + 1) & 0xffff;
         mem.writeShort(usedAddr + 2, (short) usedIdx);
         inFlight--;
+        if (e.trace != null) {
+            commitTrace(e, written);
+        }
     }
     // end::virtqueue-push[]
+
+    private void commitTrace(Element e, long written) {
+        RequestEvent t = e.trace;
+        t.end();
+        if (t.shouldCommit()) {
+            t.queue = index;
+            t.head = e.head();
+            t.written = written;
+            t.commit();
+        }
+    }
 
     /**
      * Drops a popped chain without giving it back (QEMU: {@code virtqueue_detach_element}): the
@@ -513,6 +531,8 @@ public final class VirtQueue {
         private final long outBytes;
         private final long inBytes;
         private boolean done;
+        /** The request's JFR event from pop to push, or null when no recording wants it. */
+        private RequestEvent trace;
 
         Element(VirtQueue queue, int generation, int head, int count, long[] addrs, long[] lens, boolean[] writable) {
             this.queue = queue;
@@ -538,6 +558,20 @@ public final class VirtQueue {
 
         public int head() {
             return head;
+        }
+
+        /** Whether the chain was given back ({@link VirtQueue#push}) or dropped ({@link VirtQueue#detach}). */
+        public boolean isDone() {
+            return done;
+        }
+
+        /**
+         * The JFR event of this request, begun at pop and committed at push, or null while no
+         * recording wants {@code dataplane.virtio.Request}; the device fills in what only it
+         * knows (type, sector, status).
+         */
+        public RequestEvent trace() {
+            return trace;
         }
 
         /** Number of buffers (device-readable first, then device-writable). */

@@ -9,6 +9,8 @@ import dev.dataplane.iothread.rules.IoCode;
 import dev.dataplane.iothread.rules.IoOrGsCode;
 import dev.dataplane.pc.IoDevice;
 import dev.dataplane.pc.PciFunction;
+import dev.dataplane.virtio.trace.InterruptEvent;
+import dev.dataplane.virtio.trace.KickEvent;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -342,6 +344,7 @@ public final class VirtioPciLegacy implements PciFunction {
         if (ctx.inHomeThread()) {
             // The device lives in the main loop, whose home we are while we hold the BQL: serve
             // the queue here and now, in the vCPU thread (the synchronous path of seed 002).
+            traceKick(index, KickEvent.VIA_REGISTER);
             device.handleQueue(notifiers[index].vq);
         } else {
             // The device lives in an IOThread: only that thread may touch the queue.
@@ -399,7 +402,9 @@ public final class VirtioPciLegacy implements PciFunction {
             ctx.setEventNotifier(hn.notifier, true, hn::read, hn::pollAvail, hn::pollReady);
             ctx.setEventNotifierPoll(hn.notifier, hn::pollBegin, hn::pollEnd);
             hn.binding = binder.bind(0, REG_QUEUE_NOTIFY, 2, i, hn.notifier);
+            hn.via = hn.binding != null ? KickEvent.VIA_IOEVENTFD : KickEvent.VIA_REGISTER;
             // Chains the driver made available before DRIVER_OK wait for no kick of their own.
+            hn.startPending = true;
             hn.notifier.set();
         }
         notifiers = hns;
@@ -422,6 +427,9 @@ public final class VirtioPciLegacy implements PciFunction {
                 hn.binding.close();
                 hn.binding = null;
             }
+            if (hn != null) {
+                hn.via = KickEvent.VIA_STOP; // for the trace: a kick served from now on came before the stop
+            }
         }
         // 2. In the device's context: stop listening, then serve a kick that came just before.
         aioWait.runInContext(ctx, () -> detachNotifiers(hns));
@@ -437,12 +445,14 @@ public final class VirtioPciLegacy implements PciFunction {
 
     @IoCode
     private void detachNotifiers(HostNotifier[] hns) {
+        // tag::exercise-ch04-kick-before-unbind[]
         for (HostNotifier hn : hns) {
             if (hn != null) {
                 ctx.removeEventNotifier(hn.notifier);
                 hn.read(hn.notifier);
             }
         }
+        // end::exercise-ch04-kick-before-unbind[]
     }
     // end::dataplane-stop[]
 
@@ -476,6 +486,17 @@ public final class VirtioPciLegacy implements PciFunction {
         final VirtQueue vq;
         final EventNotifier notifier;
         NotifyBinder.Binding binding;
+        /**
+         * For the trace: who sets the notifier, an ioeventfd or a vCPU passing a register write
+         * on; {@code stop} once the transport is stopping. Volatile: the stop changes it while the
+         * device's context may be reading it.
+         */
+        volatile String via;
+        /**
+         * For the trace: the DRIVER_OK look at the queue is pending. A plain field: written before
+         * the handler is registered, whose registration orders them for the device's context.
+         */
+        boolean startPending;
 
         HostNotifier(VirtQueue vq, EventNotifier notifier) {
             this.vq = vq;
@@ -486,6 +507,8 @@ public final class VirtioPciLegacy implements PciFunction {
         @IoCode
         void read(EventNotifier n) {
             if (n.testAndClear()) {
+                traceKick(vq.index(), startPending ? KickEvent.VIA_START : via);
+                startPending = false;
                 device.handleQueue(vq);
             }
         }
@@ -521,6 +544,15 @@ public final class VirtioPciLegacy implements PciFunction {
             vq.setNotification(true);
         }
         // end::host-notifier-poll[]
+    }
+
+    private static void traceKick(int queue, String via) {
+        KickEvent trace = new KickEvent();
+        if (trace.shouldCommit()) {
+            trace.queue = queue;
+            trace.via = via;
+            trace.commit();
+        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -581,8 +613,16 @@ public final class VirtioPciLegacy implements PciFunction {
         @Override
         @IoCode
         public void notifyQueue(VirtQueue vq) {
-            if (vq.shouldNotify()) {
+            boolean inject = vq.shouldNotify();
+            if (inject) {
                 raise(ISR_QUEUE);
+            }
+            InterruptEvent trace = new InterruptEvent();
+            if (trace.shouldCommit()) {
+                trace.queue = vq.index();
+                trace.injected = inject;
+                trace.usedIndex = vq.usedIndex();
+                trace.commit();
             }
             aioWait.kick(); // a stop may be waiting for this request
         }

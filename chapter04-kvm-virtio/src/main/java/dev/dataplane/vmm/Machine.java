@@ -231,6 +231,7 @@ public final class Machine implements AutoCloseable {
      */
     @GlobalStateCode
     private NotifyBinder.Binding bindNotify(int bar, long offset, int size, long value, EventNotifier n) {
+        // tag::exercise-ch04-ioeventfd[]
         for (PciHostBridge.MappedBar b : bridge.mappedBars()) {
             if (b.slot() == DISK_SLOT && b.index() == bar && b.io()) {
                 KvmVm.Registration r = vm.ioeventfdMatching(n, IoSpace.PIO, b.base() + offset, size, value);
@@ -238,6 +239,7 @@ public final class Machine implements AutoCloseable {
             }
         }
         return null; // BAR not mapped (the guest turned I/O decoding off): kicks go through the vCPU
+        // end::exercise-ch04-ioeventfd[]
     }
     // end::machine-notify-binder[]
 

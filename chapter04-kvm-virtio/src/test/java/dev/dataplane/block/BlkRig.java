@@ -52,6 +52,7 @@ public final class BlkRig implements AutoCloseable {
         private boolean ioThread;
         private boolean ioeventfd;
         private UnaryOperator<BlockBackend> wrap = b -> b;
+        private NotifyBinder notifyBinder;
 
         Builder(Path dir) {
             this.dir = dir;
@@ -92,6 +93,12 @@ public final class BlkRig implements AutoCloseable {
             return this;
         }
 
+        /** A real binder (KVM's ioeventfd) instead of the fake one; {@link #binder} is then null. */
+        public Builder notifyBinder(NotifyBinder b) {
+            notifyBinder = b;
+            return this;
+        }
+
         public BlkRig build() {
             return new BlkRig(this);
         }
@@ -114,8 +121,9 @@ public final class BlkRig implements AutoCloseable {
                     started != null ? started.context() : main.context()));
             backend = opened;
             blk = new VirtioBlk(mem, backend, b.options);
-            binder = b.ioeventfd ? new FakeBinder() : null;
-            pci = new VirtioPciLegacy(blk, main.aioWait(), binder != null ? binder : NotifyBinder.NONE);
+            binder = b.ioeventfd && b.notifyBinder == null ? new FakeBinder() : null;
+            pci = new VirtioPciLegacy(blk, main.aioWait(), b.notifyBinder != null ? b.notifyBinder
+                    : binder != null ? binder : NotifyBinder.NONE);
             intx = new Intx(main.bql());
             pci.connectIntx(intx);
             driver = new TestDriver(mem, pci.registers());

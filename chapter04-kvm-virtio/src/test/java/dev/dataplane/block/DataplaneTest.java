@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -172,6 +173,7 @@ class DataplaneTest {
 
     // tag::test-kick-before-unbind[]
     @Test
+    @Tag("ch04-kick-before-unbind")
     void aKickThatArrivesJustBeforeTheIoeventfdIsRemovedIsStillServed() {
         rig = BlkRig.builder(dir).onIoThread().ioeventfd().build();
         rig.driver.init(-1L);

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,6 +107,7 @@ class VirtioBlkTest {
     }
 
     @Test
+    @Tag("ch04-get-id")
     void getIdAnswersTheSerialPaddedToTwentyBytes() {
         rig();
         Req r = rig.driver.getId(20);
@@ -117,6 +119,7 @@ class VirtioBlkTest {
     }
 
     @Test
+    @Tag("ch04-get-id")
     void getIdIntoAShorterBufferIsCutShort() {
         rig();
         Req r = rig.driver.getId(4);
@@ -134,6 +137,25 @@ class VirtioBlkTest {
         assertThat(r.status()).isEqualTo(VIRTIO_BLK_S_UNSUPP);
         assertThat(discard.status()).isEqualTo(VIRTIO_BLK_S_UNSUPP);
         assertThat(rig.needsReset()).isFalse();
+    }
+
+    @Test
+    void aDeviceModelThatThrowsGivesTheChainUpAndAsksForAResetInsteadOfWedgingTheReset() {
+        rig(BlkRig.builder(dir).wrapBackend(b -> new ForwardingBackend(b) {
+            @Override
+            public void readv(long offset, ByteBuffer[] buffers, Completion done) {
+                throw new IllegalStateException("a bug in the backend");
+            }
+        }));
+        rig.driver.read(1, 512);
+        run(1);
+        assertThat(rig.needsReset()).isTrue();
+        assertThat(rig.pci.lastError()).startsWith(VirtioBlk.INTERNAL_ERROR).contains("a bug in the backend");
+        assertThat(rig.blk.queue(0).inFlight()).as("nothing left for a reset to wait for").isZero();
+        rig.driver.init(ALL); // the reset completes, and the device works again (flush is not broken)
+        Req r = rig.driver.flush();
+        run(1);
+        assertThat(r.status()).isEqualTo(VIRTIO_BLK_S_OK);
     }
 
     @Test
