@@ -526,6 +526,8 @@ public final class VirtioPciLegacy implements PciFunction {
         /** Polling found a chain: serve the queue as a kick would (the eventfd may stay set; harmless). */
         @IoCode
         void pollReady(EventNotifier n) {
+            traceKick(vq.index(), startPending ? KickEvent.VIA_START : KickEvent.VIA_POLL);
+            startPending = false;
             device.handleQueue(vq);
         }
 

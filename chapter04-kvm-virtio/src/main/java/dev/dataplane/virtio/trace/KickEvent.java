@@ -27,6 +27,8 @@ public final class KickEvent extends Event {
     public static final String VIA_START = "start";
     /** Found when the transport stopped listening: it arrived just before the ioeventfd was removed. */
     public static final String VIA_STOP = "stop";
+    /** No kick: the context's busy polling saw the avail ring move (QEMU: the host notifier's poll_ready). */
+    public static final String VIA_POLL = "poll";
 
     @Label("Queue")
     public int queue;
