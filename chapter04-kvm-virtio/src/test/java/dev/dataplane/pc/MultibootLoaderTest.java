@@ -12,6 +12,7 @@ import static dev.dataplane.pc.ElfBuilder.putShort;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.dataplane.virtio.FakeGuestMemory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,7 +27,7 @@ class MultibootLoaderTest {
     static final long TEXT = 0x10_0000;
     static final long DATA = 0x10_1000;
 
-    private final ArrayGuestMemory ram = new ArrayGuestMemory(RAM);
+    private final FakeGuestMemory ram = new FakeGuestMemory(RAM);
 
     /** 64 bytes of "code" after the 12-byte Multiboot header, then 16 bytes of data and 8 KiB of BSS. */
     static ElfBuilder kernel() {
@@ -112,7 +113,7 @@ class MultibootLoaderTest {
 
     @Test
     void aSmallRamReportsOnlyLowMemory() throws Exception {
-        ArrayGuestMemory small = new ArrayGuestMemory(0x8_0000);
+        FakeGuestMemory small = new FakeGuestMemory(0x8_0000);
         byte[] image = new ElfBuilder().load(0x2_0000, new byte[32], 32).entry(0x2_0010).build();
         MultibootLoader.Result r = MultibootLoader.load(image, small, "");
         assertThat(small.readInt(r.cpu().ebx() + 4)).isEqualTo(512);
@@ -177,7 +178,7 @@ class MultibootLoaderTest {
     @Test
     void multibootHeaderMustLieWhollyInTheFirst8KiB() throws Exception {
         assertThat(load(kernel().multibootAt(0x1ff4).build()).cpu().eip()).isEqualTo(TEXT + 12);
-        ArrayGuestMemory fresh = new ArrayGuestMemory(RAM);
+        FakeGuestMemory fresh = new FakeGuestMemory(RAM);
         for (int at : new int[] {0x1ff8, 0x2000}) {
             assertThatThrownBy(() -> MultibootLoader.load(kernel().multibootAt(at).build(), fresh, ""))
                     .as("header at 0x%x", at).hasMessageContaining("no Multiboot header");
@@ -272,7 +273,7 @@ class MultibootLoaderTest {
 
     @Test
     void ramTooSmallForTheBootAreaOrACommandLineThatDoesNotFit() {
-        ArrayGuestMemory tiny = new ArrayGuestMemory(0x9000);
+        FakeGuestMemory tiny = new FakeGuestMemory(0x9000);
         assertThatThrownBy(() -> MultibootLoader.load(kernel().build(), tiny, ""))
                 .hasMessageContaining("too small");
         assertThatThrownBy(() -> MultibootLoader.load(kernel().build(), ram, "x".repeat(MultibootLoader.MAX_CMDLINE + 1)))

@@ -21,6 +21,7 @@ public final class FakeGuestMemory implements GuestMemory {
     private final ByteBuffer ram;
     private final int size;
     private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong writes = new AtomicLong();
 
     public FakeGuestMemory(int size) {
         this.size = size;
@@ -43,6 +44,11 @@ public final class FakeGuestMemory implements GuestMemory {
 
     public long refusedAccesses() {
         return refused.get();
+    }
+
+    /** Write calls (and views handed out, which may be written) so far: "nothing was written" tests. */
+    public long writes() {
+        return writes.get();
     }
 
     /** Zeroes {@code [gpa, gpa+len)}. */
@@ -92,24 +98,28 @@ public final class FakeGuestMemory implements GuestMemory {
 
     @Override
     public void writeByte(long gpa, byte value) {
+        writes.incrementAndGet();
         check(gpa, 1);
         ram.put((int) gpa, value);
     }
 
     @Override
     public void writeShort(long gpa, short value) {
+        writes.incrementAndGet();
         check(gpa, 2);
         ram.putShort((int) gpa, value);
     }
 
     @Override
     public void writeInt(long gpa, int value) {
+        writes.incrementAndGet();
         check(gpa, 4);
         ram.putInt((int) gpa, value);
     }
 
     @Override
     public void writeLong(long gpa, long value) {
+        writes.incrementAndGet();
         check(gpa, 8);
         ram.putLong((int) gpa, value);
     }
@@ -122,12 +132,14 @@ public final class FakeGuestMemory implements GuestMemory {
 
     @Override
     public void write(long gpa, byte[] src, int off, int len) {
+        writes.incrementAndGet();
         check(gpa, len);
         ram.put((int) gpa, src, off, len);
     }
 
     @Override
     public ByteBuffer slice(long gpa, int len) {
+        writes.incrementAndGet();
         check(gpa, len);
         return ram.slice((int) gpa, len).order(ByteOrder.LITTLE_ENDIAN);
     }
