@@ -51,6 +51,22 @@ public final class FakeGuestMemory implements GuestMemory {
         return writes.get();
     }
 
+    /** The NUL-terminated string at {@code gpa} (bytes as Latin-1). */
+    public String readCString(long gpa) {
+        StringBuilder sb = new StringBuilder();
+        for (long a = gpa; readByte(a) != 0; a++) {
+            sb.append((char) (readByte(a) & 0xff));
+        }
+        return sb.toString();
+    }
+
+    /** A copy of all of RAM. */
+    public byte[] snapshot() {
+        byte[] copy = new byte[size];
+        ram.get(0, copy);
+        return copy;
+    }
+
     /** Zeroes {@code [gpa, gpa+len)}. */
     public void clear(long gpa, int len) {
         check(gpa, len);
