@@ -177,7 +177,12 @@ class DataplaneTest {
     void aKickThatArrivesJustBeforeTheIoeventfdIsRemovedIsStillServed() {
         rig = BlkRig.builder(dir).onIoThread().ioeventfd().build();
         rig.driver.init(-1L);
-        Req r = rig.driver.read(2, 512);
+        // Let the IOThread take the kick that DRIVER_OK gives every queue (on an empty ring) first:
+        // otherwise that kick, still pending, would serve the request below on its own.
+        rig.main.aioWait().runInContext(rig.blk.context(), () -> { });
+        Req r = rig.driver.read(2, 512); // offered, not kicked
+        rig.main.aioWait().runInContext(rig.blk.context(), () -> { });
+        assertThat(rig.driver.usedIdx()).as("nothing serves an unkicked request").isZero();
         CountDownLatch parked = new CountDownLatch(1);
         CountDownLatch unpark = new CountDownLatch(1);
         // While the transport unbinds, the guest's kick lands in the eventfd, and the IOThread is
