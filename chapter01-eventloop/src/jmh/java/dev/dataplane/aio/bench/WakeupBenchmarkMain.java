@@ -1,13 +1,13 @@
 package dev.dataplane.aio.bench;
 
 import dev.dataplane.aio.AioContext;
+import dev.dataplane.testsupport.BenchHost;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -79,7 +79,7 @@ public final class WakeupBenchmarkMain {
         int rounds = quick ? 1 : FULL_ROUNDS;
         Path logDir = Path.of(System.getProperty("bench.outputDir", "target/bench"));
         Files.createDirectories(logDir);
-        String loadBefore = loadAverage();
+        String loadBefore = BenchHost.loadAverage();
         System.out.printf(Locale.ROOT, "wake-up benchmark: %d round(s) x %d peers, one JMH fork each; JMH logs in %s%n",
                 rounds, PEERS.size(), logDir.toAbsolutePath());
 
@@ -96,7 +96,7 @@ public final class WakeupBenchmarkMain {
                 double p50 = r.getPrimaryResult().getStatistics().getPercentile(50);
                 roundP50.computeIfAbsent(peer.method(), k -> new double[rounds])[round] = p50;
                 System.out.printf(Locale.ROOT, "  round %d/%d  %-32s p50 %9.2f us   load %s%n",
-                        round + 1, rounds, peer.label(), p50, loadAverage());
+                        round + 1, rounds, peer.label(), p50, BenchHost.loadAverage());
             }
         }
         Map<String, Statistics> stats = new HashMap<>();
@@ -107,7 +107,7 @@ public final class WakeupBenchmarkMain {
 
         long idleSeconds = quick ? 2 : 10;
         IdleCost idle = measureIdleCost(TimeUnit.SECONDS.toMillis(quick ? 1 : 2), TimeUnit.SECONDS.toMillis(idleSeconds));
-        String loadAfter = loadAverage();
+        String loadAfter = BenchHost.loadAverage();
 
         printReport(quick, rounds, stats, roundP50, idle, idleSeconds, loadBefore, loadAfter);
     }
@@ -198,7 +198,7 @@ public final class WakeupBenchmarkMain {
                 ratios[i] = mine[i] / nettyRounds[i];
             }
             out.append(String.format(Locale.ROOT, "%-32s %9.2f %9.2f %10.3f %10.3f %9d  %s%n", peer.label(),
-                    st.getPercentile(50), st.getPercentile(99), st.getPercentile(50) / netty, median(ratios),
+                    st.getPercentile(50), st.getPercentile(99), st.getPercentile(50) / netty, BenchHost.median(ratios),
                     st.getN(), perRound));
         }
         out.append("(p50/Netty: pooled p50 over pooled Netty p50, what the targets use; rnd ratio: median over the\n"
@@ -236,23 +236,9 @@ public final class WakeupBenchmarkMain {
         System.out.flush();
     }
 
-    private static double median(double[] values) {
-        double[] v = values.clone();
-        Arrays.sort(v);
-        int n = v.length;
-        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    }
 
     private static String target(String what, String measured, boolean pass) {
         return String.format(Locale.ROOT, "  %-46s %-14s %s%n", what, measured, pass ? "PASS" : "MISS");
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            return "unknown";
-        }
-    }
 }

@@ -3,6 +3,7 @@ package dev.dataplane.bh.bench;
 import dev.dataplane.bh.bench.CrossThreadHandOff.Counts;
 import dev.dataplane.bh.bench.CrossThreadHandOff.Peer;
 import dev.dataplane.testsupport.Timeouts;
+import dev.dataplane.testsupport.BenchHost;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -102,7 +103,7 @@ public final class Chapter2BenchMain {
 
     private void run() throws IOException, InterruptedException, RunnerException {
         long start = System.nanoTime();
-        String loadBefore = loadAverage();
+        String loadBefore = BenchHost.loadAverage();
         Map<String, List<BenchmarkListEntry>> families = jmhFamilies();
         boolean handOff = include.matcher(CrossThreadHandOff.class.getName()).find();
         out.printf(Locale.ROOT, "chapter 2 benchmarks (%s run): %d JMH famil%s%s; logs in %s%n",
@@ -119,7 +120,7 @@ public final class Chapter2BenchMain {
         for (Map.Entry<String, List<BenchmarkListEntry>> f : families.entrySet()) {
             report.add(runFamily(f.getKey(), f.getValue()));
         }
-        String loadAfter = loadAverage();
+        String loadAfter = BenchHost.loadAverage();
 
         out.println();
         for (String table : report) {
@@ -381,7 +382,7 @@ public final class Chapter2BenchMain {
                     Counts c = runHandOffChild(p, tokens, seed, warmupMs, seconds);
                     byPeer.get(p).add(c);
                     out.printf(Locale.ROOT, "  round %d/%d  %-38s %10.0f hops/s   load %s%n", round + 1, rounds,
-                            p.label(), c.hopsPerSecond(), loadAverage());
+                            p.label(), c.hopsPerSecond(), BenchHost.loadAverage());
                 }
             }
             t.append(handOffTable(tokens, seed, rounds, warmupMs, seconds, byPeer));
@@ -470,7 +471,7 @@ public final class Chapter2BenchMain {
             perRound[i] = exRounds.get(i).hopsPerSecond() / bhRounds.get(i).hopsPerSecond();
         }
         t.append(String.format(Locale.ROOT, "time per hop, BH / executor: %.3f x pooled, %.3f x median of rounds;"
-                        + " CPU per hop, BH / executor: %s%n", ratio, median(perRound),
+                        + " CPU per hop, BH / executor: %s%n", ratio, BenchHost.median(perRound),
                 bh.cpuNs() < 0 || ex.cpuNs() < 0 ? "n/a" : String.format(Locale.ROOT, "%.3f x",
                         ((double) bh.cpuNs() / bh.hops()) / ((double) ex.cpuNs() / ex.hops()))));
         t.append(String.format(Locale.ROOT, "  target: BH hand-off within %.1f x the executor's    %s%n", HANDOFF_TARGET,
@@ -478,19 +479,5 @@ public final class Chapter2BenchMain {
         return t.toString();
     }
 
-    private static double median(double[] values) {
-        double[] v = values.clone();
-        Arrays.sort(v);
-        int n = v.length;
-        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            return "unknown";
-        }
-    }
 }

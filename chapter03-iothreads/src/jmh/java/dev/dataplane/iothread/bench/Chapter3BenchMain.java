@@ -3,6 +3,7 @@ package dev.dataplane.iothread.bench;
 import dev.dataplane.iothread.bench.IoThreadsRig.Placement;
 import dev.dataplane.iothread.bench.IoThreadsRig.Sample;
 import dev.dataplane.iothread.bench.IoThreadsRig.Workload;
+import dev.dataplane.testsupport.BenchHost;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -103,7 +104,7 @@ public final class Chapter3BenchMain {
 
     private void run() throws IOException, InterruptedException {
         long start = System.nanoTime();
-        String loadBefore = loadAverage();
+        String loadBefore = BenchHost.loadAverage();
         double workNs = calibrateWork();
         List<Cell> cells = new ArrayList<>();
         for (int c : vcpuCounts) {
@@ -128,10 +129,10 @@ public final class Chapter3BenchMain {
                     }
                 }
                 out.printf(Locale.ROOT, "  %s %d/%d done in %.1f s, load %s%n", round == 0 ? "warm-up round" : "round",
-                        round, rounds, (System.nanoTime() - r0) / 1e9, loadAverage());
+                        round, rounds, (System.nanoTime() - r0) / 1e9, BenchHost.loadAverage());
             }
         }
-        String table = table(samples, workNs, loadBefore, loadAverage(), (System.nanoTime() - start) / 1e9);
+        String table = table(samples, workNs, loadBefore, BenchHost.loadAverage(), (System.nanoTime() - start) / 1e9);
         out.println();
         out.print(table);
         out.flush();
@@ -166,7 +167,7 @@ public final class Chapter3BenchMain {
         static Totals of(List<Sample> list) {
             double[] v = list.stream().mapToDouble(Sample::stepsPerSecond).sorted().toArray();
             int n = v.length;
-            double median = n == 0 ? Double.NaN : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+            double median = BenchHost.median(v);
             long nanos = 0;
             long steps = 0;
             long exits = 0;
@@ -270,12 +271,4 @@ public final class Chapter3BenchMain {
         return cpuNs < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", cpuNs / (double) wallNs);
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            return "unknown";
-        }
-    }
 }

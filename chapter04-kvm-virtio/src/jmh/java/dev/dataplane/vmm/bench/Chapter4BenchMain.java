@@ -1,5 +1,6 @@
 package dev.dataplane.vmm.bench;
 
+import dev.dataplane.testsupport.BenchHost;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.RandomAccessFile;
@@ -190,7 +191,7 @@ public final class Chapter4BenchMain {
     // tag::bench-rounds[]
     private void run() throws IOException, InterruptedException {
         String started = ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
-        String loadBefore = loadAverage();
+        String loadBefore = BenchHost.loadAverage();
         out.printf("bench-ch04: %d configurations x %d rounds, guest \"%s\", load average %s%n",
                 configs.size(), rounds, append, loadBefore);
         Map<Config, List<Sample>> samples = new LinkedHashMap<>();
@@ -203,9 +204,9 @@ public final class Chapter4BenchMain {
                     samples.get(c).add(s);
                 }
             }
-            out.printf("  round %d of %d done, load average %s%n", round + 1, rounds, loadAverage());
+            out.printf("  round %d of %d done, load average %s%n", round + 1, rounds, BenchHost.loadAverage());
         }
-        String table = table(samples, started, loadBefore, loadAverage());
+        String table = table(samples, started, loadBefore, BenchHost.loadAverage());
         out.println();
         out.print(table);
         Path copy = outDir.resolve("ch04-kvm-virtio.txt");
@@ -360,19 +361,9 @@ public final class Chapter4BenchMain {
     }
 
     private static double median(List<Sample> s, java.util.function.ToDoubleFunction<Sample> f) {
-        double[] v = s.stream().mapToDouble(f).sorted().toArray();
-        int n = v.length;
-        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        return BenchHost.median(s.stream().mapToDouble(f).toArray());
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "unknown";
-        }
-    }
 
     private String qemuVersion() {
         try {
