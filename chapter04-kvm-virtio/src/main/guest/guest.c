@@ -11,9 +11,10 @@
  *   4. writes a pattern, reads it back and compares, checks that requests
  *      outside the disk and of an unknown type are refused, flushes, and
  *      reads the device's ID;
- *   5. runs three timed loops whose begin and end the host sees on the serial
+ *   5. runs timed loops whose begin and end the host sees on the serial
  *      port: one that does no I/O at all (the guest's own cost), then 4 KiB
- *      random reads at queue depth 1 and at queue depth 16;
+ *      random reads at queue depth 1 and at queue depth 16, and on request
+ *      reads during which the guest has work of its own to do;
  *   6. ends the run with a status through an isa-debug-exit port.
  *
  * Build: see build.sh (gcc -m32, freestanding, no SSE; ld -m elf_i386).
@@ -28,6 +29,12 @@
  *   qd1=N    requests in the queue-depth-1 run     (default 1000)
  *   qd16=N   requests in the queue-depth-16 run    (default 4000)
  *   loop=N   iterations of the no-I/O loop         (default 1000)
+ *   busy=N   reads at queue depth 1 with guest work between each kick and
+ *            the first look for its completion, timed as BUSY, and as
+ *            many rounds of the no-I/O loop with the same work, timed as
+ *            BUSYLOOP (default 0: neither)
+ *   work=K   rounds of that work per request (default 16; one round is a
+ *            few instructions)
  *   warm=N   reads at queue depth 1 before the timed runs, timed as WARM
  *            (default 0: none); a VMM that compiles its own code while
  *            running (a JVM) does it there, so QD1 and QD16 see it warm
@@ -41,6 +48,8 @@
  *   @LOOP begin n=N / @LOOP end      the no-I/O loop
  *   @QD1 begin n=N  / @QD1 end       N 4 KiB reads, one at a time
  *   @QD16 begin n=N / @QD16 end      N 4 KiB reads, 16 in flight
+ *   @BUSYLOOP ..., @BUSY ...         the same, one at a time, with guest work
+ *                                    (only with busy=N)
  * A run's time is from the end of its begin line to the start of its end
  * line. The last line is "dataplane-guest: PASS" or "dataplane-guest: FAIL
  * (reason)".
@@ -572,11 +581,26 @@ static uint64_t random_sector(void)
 }
 
 // tag::workload[]
+/* Guest work of its own, standing in for what a real guest's other threads
+ * do while a read is in flight: `units` rounds of integer mixing, a few
+ * instructions each, touching nothing the device sees. */
+static volatile uint32_t work_sink;
+
+static void guest_work(uint32_t units)
+{
+    uint32_t x = work_sink;
+    for (uint32_t i = 0; i < units; i++)
+        x = x * 2654435761u + i;
+    work_sink = x;
+}
+
 /* `n` random 4 KiB reads with up to `depth` in flight. Completed slots are
  * refilled at once, but published and kicked only when no more completions
- * are waiting, so one kick can carry several requests. Returns the number
- * of requests that did not complete with VIRTIO_BLK_S_OK. */
-static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n)
+ * are waiting, so one kick can carry several requests. After every kick the
+ * guest does `work` units of its own work before it looks for completions.
+ * Returns the number of requests that did not complete with
+ * VIRTIO_BLK_S_OK. */
+static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n, uint32_t work)
 {
     uint32_t issued = 0, done = 0, errors = 0;
     for (unsigned s = 0; s < depth; s++)
@@ -584,6 +608,7 @@ static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n)
     for (; issued < depth && issued < n; issued++)
         submit(q, issued, VIRTIO_BLK_T_IN, random_sector());
     kick(q);
+    guest_work(work);
     while (done < n) {
         unsigned s = wait_used(q);
         done++;
@@ -592,19 +617,21 @@ static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n)
             submit(q, s, VIRTIO_BLK_T_IN, random_sector());
             issued++;
         }
-        if (q->avail->idx != q->avail_idx && q->used->idx == q->used_seen)
+        if (q->avail->idx != q->avail_idx && q->used->idx == q->used_seen) {
             kick(q);
+            guest_work(work);
+        }
     }
     return errors;
 }
 
 /* One timed run between two marker lines the host timestamps. */
-static void timed_run(const char *name, struct virtqueue *q, unsigned depth, uint32_t n)
+static void timed_run(const char *name, struct virtqueue *q, unsigned depth, uint32_t n, uint32_t work)
 {
     if (n == 0)
         return;
     print("@%s begin n=%u\n", name, n);
-    uint32_t errors = run_reads(q, depth, n);
+    uint32_t errors = run_reads(q, depth, n, work);
     print("@%s end\n", name);
     if (errors) {
         print("%s: %u requests failed\n", name, errors);
@@ -682,10 +709,13 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi)
     random_blocks_mask -= 1;
 
     // tag::markers[]
-    timed_run("WARM", &vq, 1, cmdline_uint(cmdline, "warm", 0));
-    timed_run("LOOP", &loop_vq, 1, cmdline_uint(cmdline, "loop", 1000));
-    timed_run("QD1", &vq, 1, cmdline_uint(cmdline, "qd1", 1000));
-    timed_run("QD16", &vq, SLOTS, cmdline_uint(cmdline, "qd16", 4000));
+    timed_run("WARM", &vq, 1, cmdline_uint(cmdline, "warm", 0), 0);
+    timed_run("LOOP", &loop_vq, 1, cmdline_uint(cmdline, "loop", 1000), 0);
+    timed_run("QD1", &vq, 1, cmdline_uint(cmdline, "qd1", 1000), 0);
+    timed_run("QD16", &vq, SLOTS, cmdline_uint(cmdline, "qd16", 4000), 0);
+    uint32_t work = cmdline_uint(cmdline, "work", 16);
+    timed_run("BUSYLOOP", &loop_vq, 1, cmdline_uint(cmdline, "busy", 0), work);
+    timed_run("BUSY", &vq, 1, cmdline_uint(cmdline, "busy", 0), work);
     // end::markers[]
 
     vio_write8(VIRTIO_PCI_STATUS, 0);   /* reset: the device lets go of our memory */

@@ -31,7 +31,7 @@ class GuestOnQemuTest {
     private static final long IMAGE_BYTES = 16L << 20;
 
     /** Small runs: the tests check that the markers work, the benchmark measures. */
-    private static final String SHORT_RUNS = "loop=200 qd1=200 qd16=800";
+    private static final String SHORT_RUNS = "loop=200 qd1=200 qd16=800 busy=100 work=4";
 
     private static final Path QEMU = QemuGuest.find().orElse(null);
 
@@ -53,7 +53,7 @@ class GuestOnQemuTest {
         assertThat(result.transcript().texts())
                 .contains("write/verify: ok (sectors 8-15 and " + (IMAGE_BYTES / SECTOR_SIZE - 1) + ")",
                         "get_id: \"" + QemuGuest.SERIAL + "\"",
-                        "@QD1 begin n=200", "@QD16 begin n=800", "@LOOP begin n=200");
+                        "@QD1 begin n=200", "@QD16 begin n=800", "@LOOP begin n=200", "@BUSY begin n=100");
         assertImageHoldsOnlyThePattern(image);
         report("qboot", result);
     }
@@ -79,7 +79,7 @@ class GuestOnQemuTest {
             file.seek(PATTERN_OFFSET);
             file.write(before);
         }
-        Result result = run(new Config(Firmware.QBOOT, Disk.READ_ONLY, "loop=10 qd1=10 qd16=40"), image);
+        Result result = run(new Config(Firmware.QBOOT, Disk.READ_ONLY, "loop=10 qd1=10 qd16=40 busy=10 work=2"), image);
 
         assertPassed(result);
         assertThat(result.transcript().texts()).contains("read-only: write refused, data unchanged")
@@ -126,9 +126,11 @@ class GuestOnQemuTest {
                 .anyMatch(line -> line.startsWith("virtio: queue 0, "))
                 .contains("refusals: ok (past the end, across the end, unknown type)", "flush: ok")
                 .anyMatch(line -> line.startsWith("get_id: \""))
-                .containsSubsequence("@LOOP end", "@QD1 end", "@QD16 end", GuestProtocol.PASS_LINE);
+                .containsSubsequence("@LOOP end", "@QD1 end", "@QD16 end", "@BUSYLOOP end", "@BUSY end",
+                        GuestProtocol.PASS_LINE);
         assertThat(transcript.runs()).as(context)
-                .containsKeys(GuestProtocol.RUN_LOOP, GuestProtocol.RUN_QD1, GuestProtocol.RUN_QD16);
+                .containsKeys(GuestProtocol.RUN_LOOP, GuestProtocol.RUN_QD1, GuestProtocol.RUN_QD16,
+                        GuestProtocol.RUN_BUSY_LOOP, GuestProtocol.RUN_BUSY);
         assertThat(result.exitStatus()).as(context)
                 .isEqualTo(GuestProtocol.qemuExitStatus(GuestProtocol.EXIT_PASS));
     }

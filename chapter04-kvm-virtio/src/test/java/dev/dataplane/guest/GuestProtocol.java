@@ -37,6 +37,10 @@ public final class GuestProtocol {
     public static final String RUN_LOOP = "LOOP";
     public static final String RUN_QD1 = "QD1";
     public static final String RUN_QD16 = "QD16";
+    /** Reads at queue depth 1 with guest work between each kick and the look for its completion ({@code busy=N}). */
+    public static final String RUN_BUSY = "BUSY";
+    /** The same work against the no-I/O ring. */
+    public static final String RUN_BUSY_LOOP = "BUSYLOOP";
 
     /** Where the guest writes its 4 KiB pattern (sectors 8 to 15); it also fills the last sector. */
     public static final long PATTERN_OFFSET = 8 * 512;

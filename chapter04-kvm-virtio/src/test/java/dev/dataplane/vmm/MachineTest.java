@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 class MachineTest {
 
     /** Short workloads: the point here is correctness; the benchmark times the long ones. */
-    static final String CMDLINE = "loop=20 qd1=20 qd16=64";
+    static final String CMDLINE = "loop=20 qd1=20 qd16=64 busy=16 work=4";
     static final Duration TIMEOUT = Duration.ofMinutes(2);
 
     @TempDir
@@ -78,7 +78,8 @@ class MachineTest {
         assertThat(run.console()).contains(GuestProtocol.PASS_LINE);
         assertThat(run.outcome().kind()).as(run.outcome().toString()).isEqualTo(MachineOutcome.Kind.EXITED);
         assertThat(run.outcome().exitCode()).isEqualTo(GuestProtocol.qemuExitStatus(GuestProtocol.EXIT_PASS));
-        assertThat(run.requests()).isGreaterThan(20 + 64);
+        assertThat(run.console()).contains("@QD16 end", "@BUSY begin n=16", "@BUSY end");
+        assertThat(run.requests()).isGreaterThan(20 + 64 + 16);
         if (ioeventfd) {
             assertThat(run.registerKicks()).as("kicks that exited to the vCPU thread").isZero();
         } else {

@@ -15,21 +15,27 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 
 /**
  * Chapter 4's benchmark: the same teaching guest and the same disk image on Dataplane and on
  * QEMU, in one run, one table.
  *
- * <p><b>What runs.</b> Seven configurations, each a fresh process: QEMU with the disk on an
+ * <p><b>What runs.</b> Nine configurations, each a fresh process: QEMU with the disk on an
  * IOThread (the reference), QEMU with the disk on its main loop, QEMU with {@code ioeventfd=off}
  * (main loop: QEMU refuses an IOThread without ioeventfd); Dataplane ({@code DataplaneMain} in a
- * child JVM) the same three ways, and on an IOThread with the ioeventfd off. QEMU boots with qboot
+ * child JVM) the same three ways, and on an IOThread with the ioeventfd off; and both on an
+ * IOThread with the other VMM's adaptive-polling default (QEMU polls up to 32 us everywhere,
+ * Dataplane only with CPUs to spare). QEMU boots with qboot
  * ({@code bios-microvm.bin}), so its launch time is not SeaBIOS's emulated POST. The guest does
  * {@code warm=N} 4-KiB random reads one at a time (WARM: a JVM compiles its request path here;
  * reported, but the targets are about what follows), {@code loop=N} iterations of its no-I/O
  * loop (the guest's own cost per request, no VMM involved), then {@code qd1=N} reads one at a
- * time and {@code qd16=N} with 16 in flight, each run bracketed by marker lines.
+ * time and {@code qd16=N} with 16 in flight, and last {@code busy=N} reads one at a time with
+ * {@code work=K} rounds of the guest's own work between each kick and its first look at the
+ * used ring (BUSY; BUSYLP is the same against the no-I/O ring): seed 002's case, a vCPU with
+ * something better to do than serve its own kick. Each run is bracketed by marker lines.
  *
  * <p><b>What is measured, from outside.</b> Wall time per request: the console's marker lines,
  * stamped on arrival by this JVM ({@link GuestRun}). CPU per request of the thread that serves the
@@ -39,15 +45,17 @@ import java.util.Random;
  * guest's first line (for Dataplane that includes starting a JVM).
  *
  * <p><b>Rounds.</b> {@code bench.rounds} rounds (7; 2 with {@code bench.quick}, which also
- * shortens LOOP, QD1 and QD16 to 500, 1000 and 3000 and so is a smoke run: its QD1 still has
+ * shortens LOOP, QD1, QD16 and BUSY to 500, 1000, 3000 and 1000 and so is a smoke run: its QD1 still has
  * some of Dataplane's warm-up in it; about 25 s instead of two minutes); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
- * rounds; ratios compare medians taken in this same run. The machine's load average is printed
- * before and after: other work on a 2-CPU machine moves these figures a lot.
+ * rounds; a ratio between two configurations is the median of the ratios of their runs in the
+ * same round, shown with the lowest and the highest round ({@link Ratios}). The machine's load
+ * average is printed before and after: other work on a 2-CPU machine moves these figures a lot.
  *
  * <p><b>Knobs</b> (system properties; the {@code bench-ch04} profile passes them on):
  * {@code bench.quick}, {@code bench.rounds}, {@code bench.warm}, {@code bench.loop}, {@code bench.qd1},
- * {@code bench.qd16} (iterations), {@code bench.only} (comma-separated configuration keys, e.g.
+ * {@code bench.qd16}, {@code bench.busy} (iterations), {@code bench.work} (rounds of guest work per BUSY
+ * request), {@code bench.only} (comma-separated configuration keys, e.g.
  * {@code qemu-iothread,dp-iothread}), {@code bench.qemu} (the QEMU binary),
  * {@code bench.dataplane.jvmArgs} (extra flags for Dataplane's JVM, space-separated),
  * {@code bench.variants} (more Dataplane rows on an IOThread, each with flags of its own:
@@ -78,14 +86,24 @@ public final class Chapter4BenchMain {
     }
 
     /** A configuration; {@code jvmArgs}: extra flags for a Dataplane variant ({@code bench.variants}). */
-    record Config(String key, Vmm vmm, Shape shape, List<String> jvmArgs) {
+    record Config(String key, Vmm vmm, Shape shape, List<String> jvmArgs, long pollMaxNs) {
+        /** {@code pollMaxNs} -1: each VMM's default IOThread polling window for this host. */
+        static final long DEFAULT_POLL = -1;
+
         Config(String key, Vmm vmm, Shape shape) {
-            this(key, vmm, shape, List.of());
+            this(key, vmm, shape, List.of(), DEFAULT_POLL);
+        }
+
+        Config(String key, Vmm vmm, Shape shape, long pollMaxNs) {
+            this(key, vmm, shape, List.of(), pollMaxNs);
         }
 
         String label() {
-            return jvmArgs.isEmpty() ? (vmm == Vmm.QEMU ? "QEMU      " : "Dataplane ") + shape.label
-                    : "Dataplane " + key;
+            String who = vmm == Vmm.QEMU ? "QEMU      " : "Dataplane ";
+            if (!jvmArgs.isEmpty()) {
+                return who + key;
+            }
+            return who + shape.label + (pollMaxNs == DEFAULT_POLL ? "" : ", poll " + pollMaxNs / 1000 + " us");
         }
     }
 
@@ -96,11 +114,15 @@ public final class Chapter4BenchMain {
             new Config("dp-main-loop", Vmm.DATAPLANE, Shape.MAIN_LOOP),
             new Config("qemu-ioeventfd-off", Vmm.QEMU, Shape.IOEVENTFD_OFF),
             new Config("dp-ioeventfd-off", Vmm.DATAPLANE, Shape.IOEVENTFD_OFF),
-            new Config("dp-iothread-ioeventfd-off", Vmm.DATAPLANE, Shape.IOTHREAD_IOEVENTFD_OFF));
+            new Config("dp-iothread-ioeventfd-off", Vmm.DATAPLANE, Shape.IOTHREAD_IOEVENTFD_OFF),
+            // Adaptive polling both ways on both VMMs: QEMU polls up to 32 us by default everywhere,
+            // Dataplane only where the host has CPUs to spare (Machine.defaultPollMaxNs).
+            new Config("qemu-iothread-poll-0", Vmm.QEMU, Shape.IOTHREAD, 0),
+            new Config("dp-iothread-poll-32", Vmm.DATAPLANE, Shape.IOTHREAD, 32_768));
 
     /** The figures of one run of one configuration; NaN where a figure does not apply. */
-    record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double dev1,
-                  double dev16, double workers1, double workers16) {
+    record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double busyLoopUs,
+                  double busyUs, double dev1, double dev16, double workers1, double workers16) {
     }
 
     /**
@@ -138,10 +160,12 @@ public final class Chapter4BenchMain {
     public static void main(String[] args) throws IOException, InterruptedException {
         boolean quick = Boolean.getBoolean("bench.quick");
         int rounds = intProperty("bench.rounds", quick ? 2 : 7);
-        String append = "warm=" + intProperty("bench.warm", 1000)
+        String append = "warm=" + intProperty("bench.warm", 3000)
                 + " loop=" + intProperty("bench.loop", quick ? 500 : 2000)
                 + " qd1=" + intProperty("bench.qd1", quick ? 1000 : 4000)
-                + " qd16=" + intProperty("bench.qd16", quick ? 3000 : 10000);
+                + " qd16=" + intProperty("bench.qd16", quick ? 3000 : 10000)
+                + " busy=" + intProperty("bench.busy", quick ? 1000 : 3000)
+                + " work=" + intProperty("bench.work", 12);
         Path elf = Path.of(property("dataplane.guest.elf", "chapter04-kvm-virtio/target/guest/dataplane-guest.elf"));
         if (!Files.isRegularFile(elf)) {
             System.err.println("bench-ch04: no guest at " + elf + "; build it with ./mvnw -pl chapter04-kvm-virtio -am package");
@@ -161,7 +185,8 @@ public final class Chapter4BenchMain {
         for (String v : property("bench.variants", "").split(";")) {
             if (v.contains(":")) {
                 String[] kv = v.split(":", 2);
-                configs.add(new Config(kv[0].trim(), Vmm.DATAPLANE, Shape.IOTHREAD, List.of(kv[1].trim().split("\\s+"))));
+                configs.add(new Config(kv[0].trim(), Vmm.DATAPLANE, Shape.IOTHREAD, List.of(kv[1].trim().split("\\s+")),
+                        Config.DEFAULT_POLL));
             }
         }
         Path outDir = Path.of(property("bench.outputDir", "target/bench"));
@@ -199,10 +224,7 @@ public final class Chapter4BenchMain {
         for (int round = 0; round < rounds; round++) {
             for (int i = 0; i < configs.size(); i++) {
                 Config c = configs.get((i + round) % configs.size()); // rotate: no fixed neighbours
-                Sample s = runOnce(c);
-                if (s != null) {
-                    samples.get(c).add(s);
-                }
+                samples.get(c).add(runOnce(c)); // null for a failed run: round r stays at index r
             }
             out.printf("  round %d of %d done, load average %s%n", round + 1, rounds, BenchHost.loadAverage());
         }
@@ -229,8 +251,11 @@ public final class Chapter4BenchMain {
         GuestRun.Timed loop = r.timed().get("LOOP");
         GuestRun.Timed qd1 = r.timed().get("QD1");
         GuestRun.Timed qd16 = r.timed().get("QD16");
+        GuestRun.Timed busyLoop = r.timed().get("BUSYLOOP");
+        GuestRun.Timed busy = r.timed().get("BUSY");
         return new Sample(r.firstOutputNs() / 1e6, warm == null ? Double.NaN : warm.wallMicrosPer(),
                 loop.wallMicrosPer(), qd1.wallMicrosPer(), qd16.wallMicrosPer(),
+                busyLoop == null ? Double.NaN : busyLoop.wallMicrosPer(), busy == null ? Double.NaN : busy.wallMicrosPer(),
                 qd1.cpuMicrosPer(r.pid(), device), qd16.cpuMicrosPer(r.pid(), device),
                 qd1.cpuMicrosPer(r.pid(), workers), qd16.cpuMicrosPer(r.pid(), workers));
     }
@@ -265,7 +290,8 @@ public final class Chapter4BenchMain {
                     "-bios", "bios-microvm.bin", "-kernel", elf.toString(), "-append", append,
                     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"));
             if (c.shape() == Shape.IOTHREAD) {
-                cmd.addAll(List.of("-object", "iothread,id=io0"));
+                cmd.addAll(List.of("-object", "iothread,id=io0"
+                        + (c.pollMaxNs() == Config.DEFAULT_POLL ? "" : ",poll-max-ns=" + c.pollMaxNs())));
             }
             cmd.addAll(List.of("-drive", "file=" + image + ",if=none,id=d0,format=raw", "-device", device));
             return cmd;
@@ -281,6 +307,9 @@ public final class Chapter4BenchMain {
                         ? "off" : "on",
                 "--queue-in", c.shape() == Shape.MAIN_LOOP || c.shape() == Shape.IOEVENTFD_OFF
                         ? "main-loop" : "iothread"));
+        if (c.pollMaxNs() != Config.DEFAULT_POLL) {
+            cmd.addAll(List.of("--poll-max-ns", Long.toString(c.pollMaxNs())));
+        }
         return cmd;
     }
     // end::bench-commands[]
@@ -292,73 +321,95 @@ public final class Chapter4BenchMain {
                 started, rounds, append));
         sb.append(String.format(Locale.ROOT, "load average before %s, after %s; %d CPUs; %s%n", loadBefore,
                 loadAfter, Runtime.getRuntime().availableProcessors(), qemuVersion()));
-        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
-                "launch", "WARM", "LOOP", "QD1", "QD16", "QD1-LOOP", "queue thread", "pool workers"));
-        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %7s %7s | %7s %7s%n",
-                "configuration (runs)", "ms", "us/req", "us/req", "us/req", "us/req", "us/req",
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s | %15s%n", "",
+                "launch", "WARM", "LOOP", "QD1", "QD16", "QD1-LOOP", "BUSYLP", "BUSY", "queue thread", "pool workers"));
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %7s %7s | %7s %7s%n",
+                "configuration (runs)", "ms", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req",
                 "QD1", "QD16", "QD1", "QD16"));
-        sb.append(String.format(Locale.ROOT, "%-40s %7s %7s %7s %7s %7s %8s | %15s | %15s%n", "",
-                "", "", "", "", "", "", "CPU us/req", "CPU us/req"));
-        Map<Config, Sample> medians = new LinkedHashMap<>();
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s | %15s%n", "",
+                "", "", "", "", "", "", "", "", "CPU us/req", "CPU us/req"));
         for (Config c : configs) {
-            List<Sample> s = samples.get(c);
+            List<Sample> s = samples.get(c).stream().filter(Objects::nonNull).toList();
             if (s.isEmpty()) {
-                sb.append(String.format(Locale.ROOT, "%-40s every run failed%n", c.label()));
+                sb.append(String.format(Locale.ROOT, "%-46s every run failed%n", c.label()));
                 continue;
             }
             Sample m = new Sample(median(s, Sample::launchMs), median(s, Sample::warmUs), median(s, Sample::loopUs),
                     median(s, Sample::qd1Us),
-                    median(s, Sample::qd16Us), median(s, Sample::dev1), median(s, Sample::dev16),
+                    median(s, Sample::qd16Us), median(s, Sample::busyLoopUs), median(s, Sample::busyUs),
+                    median(s, Sample::dev1), median(s, Sample::dev16),
                     median(s, Sample::workers1), median(s, Sample::workers16));
-            medians.put(c, m);
             sb.append(String.format(Locale.ROOT,
-                    "%-40s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f | %7.1f %7.1f | %7.1f %7.1f%n",
+                    "%-46s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %7.1f | %7.1f %7.1f | %7.1f %7.1f%n",
                     c.label() + " (" + s.size() + ")", m.launchMs(), m.warmUs(), m.loopUs(), m.qd1Us(), m.qd16Us(),
-                    m.qd1Us() - m.loopUs(), m.dev1(), m.dev16(), m.workers1(), m.workers16()));
+                    m.qd1Us() - m.loopUs(), m.busyLoopUs(), m.busyUs(), m.dev1(), m.dev16(), m.workers1(), m.workers16()));
         }
-        Sample q = find(medians, "qemu-iothread");
-        Sample d = find(medians, "dp-iothread");
-        Sample off = find(medians, "dp-ioeventfd-off");
-        Sample mainLoop = find(medians, "dp-main-loop");
-        Sample ioOff = find(medians, "dp-iothread-ioeventfd-off");
-        Sample qOff = find(medians, "qemu-ioeventfd-off");
         sb.append(String.format(Locale.ROOT, "%n"));
-        if (q != null && d != null) {
-            sb.append(String.format(Locale.ROOT,
-                    "Dataplane / QEMU, IOThread: wall QD1 %.2f, QD16 %.2f (target <= 1.0); "
-                            + "IOThread CPU QD1 %.2f, QD16 %.2f (target <= 1.5); VMM share of QD1 (QD1-LOOP) %.2f%n",
-                    d.qd1Us() / q.qd1Us(), d.qd16Us() / q.qd16Us(), d.dev1() / q.dev1(), d.dev16() / q.dev16(),
-                    (d.qd1Us() - d.loopUs()) / (q.qd1Us() - q.loopUs())));
-        }
-        if (d != null && off != null) {
-            sb.append(String.format(Locale.ROOT,
-                    "Dataplane, seed 002's before / after (main loop, ioeventfd off / IOThread, ioeventfd on):"
-                            + " wall QD1 %.2f, QD16 %.2f (target: clearly > 1)%n",
-                    off.qd1Us() / d.qd1Us(), off.qd16Us() / d.qd16Us()));
-        }
-        if (mainLoop != null && off != null && ioOff != null && d != null) {
-            sb.append(String.format(Locale.ROOT,
-                    "Dataplane, ioeventfd off / on, wall QD1: main loop %.2f, IOThread %.2f%s%n",
-                    off.qd1Us() / mainLoop.qd1Us(), ioOff.qd1Us() / d.qd1Us(),
-                    q != null && qOff != null ? String.format(Locale.ROOT,
-                            "; QEMU (main loop, ioeventfd off / IOThread, ioeventfd on) %.2f", qOff.qd1Us() / q.qd1Us())
-                            : ""));
-        }
-        if (q != null && d != null) {
-            sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, WARM (the first QD1 reads, JIT included): %.2f%n",
-                    d.warmUs() / q.warmUs()));
-        }
+        Ratios r = new Ratios(samples);
+        sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, IOThread, wall per request: QD1 %s, QD16 %s (target <= 1.0)%n",
+                r.of("dp-iothread", "qemu-iothread", Sample::qd1Us), r.of("dp-iothread", "qemu-iothread", Sample::qd16Us)));
+        sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, IOThread CPU per request: QD1 %s, QD16 %s (target <= 1.5)%n",
+                r.of("dp-iothread", "qemu-iothread", Sample::dev1), r.of("dp-iothread", "qemu-iothread", Sample::dev16)));
+        sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, what the VMM adds at QD1 (QD1-LOOP): %s; WARM (JIT included): %s%n",
+                r.of("dp-iothread", "qemu-iothread", x -> x.qd1Us() - x.loopUs()),
+                r.of("dp-iothread", "qemu-iothread", Sample::warmUs)));
+        // Seed 002's before (the vCPU thread serves the kick under the BQL) against its after.
+        sb.append(String.format(Locale.ROOT, "ioeventfd off / on (main loop, ioeventfd=off / IOThread, ioeventfd on), wall:"
+                        + " BUSY (guest works while its read is in flight) Dataplane %s, QEMU %s;"
+                        + " QD1 (guest spins) Dataplane %s, QEMU %s (target: clearly > 1)%n",
+                r.of("dp-ioeventfd-off", "dp-iothread", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::busyUs),
+                r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd1Us)));
+        sb.append(String.format(Locale.ROOT, "ioeventfd off / on, guest time lost per request (BUSY-BUSYLP): Dataplane %s, QEMU %s%n",
+                r.of("dp-ioeventfd-off", "dp-iothread", x -> x.busyUs() - x.busyLoopUs()),
+                r.of("qemu-ioeventfd-off", "qemu-iothread", x -> x.busyUs() - x.busyLoopUs())));
+        sb.append("Ratios: the median of the per-round ratios (both runs of a pair in the same round), and in brackets"
+                + " the lowest and highest round.\n");
         sb.append("WARM: the guest's first QD1 reads, untimed by the targets (Dataplane's JIT compiles its request"
                 + " path there); LOOP: the guest's no-I/O loop of the same shape (its own cost per request, no VMM);"
-                + " QD1-LOOP: what the VMM adds per request at queue depth 1.\n");
+                + " QD1-LOOP: what the VMM adds per request at queue depth 1; BUSY: QD1 reads where the guest does"
+                + " work of its own between the kick and looking for the completion; BUSYLP: the same against the"
+                + " no-I/O ring.\n");
         return sb.toString();
     }
     // end::bench-table[]
 
-    private Sample find(Map<Config, Sample> medians, String key) {
-        return medians.entrySet().stream().filter(e -> e.getKey().key().equals(key)).map(Map.Entry::getValue)
-                .findFirst().orElse(null);
+    // tag::bench-ratios[]
+    /**
+     * Ratios between two configurations, paired by round: the machine's speed drifts over
+     * minutes (other virtual machines share its host), so a ratio of two runs made next to each
+     * other in the same round is steadier than a ratio of two medians taken over the whole run.
+     */
+    private final class Ratios {
+        private final Map<Config, List<Sample>> byRound;
+
+        Ratios(Map<Config, List<Sample>> byRound) {
+            this.byRound = byRound;
+        }
+
+        /** "median [lowest-highest]" of f(a)/f(b) over the rounds where both ran, or "n/a". */
+        String of(String a, String b, java.util.function.ToDoubleFunction<Sample> f) {
+            List<Sample> as = rounds(a);
+            List<Sample> bs = rounds(b);
+            if (as == null || bs == null) {
+                return "n/a";
+            }
+            double[] ratios = java.util.stream.IntStream.range(0, Math.min(as.size(), bs.size()))
+                    .filter(i -> as.get(i) != null && bs.get(i) != null)
+                    .mapToDouble(i -> f.applyAsDouble(as.get(i)) / f.applyAsDouble(bs.get(i)))
+                    .filter(Double::isFinite).sorted().toArray();
+            if (ratios.length == 0) {
+                return "n/a";
+            }
+            return String.format(Locale.ROOT, "%.2f [%.2f-%.2f]", BenchHost.median(ratios), ratios[0],
+                    ratios[ratios.length - 1]);
+        }
+
+        private List<Sample> rounds(String key) {
+            return byRound.entrySet().stream().filter(e -> e.getKey().key().equals(key)).map(Map.Entry::getValue)
+                    .findFirst().orElse(null);
+        }
     }
+    // end::bench-ratios[]
 
     private static double median(List<Sample> s, java.util.function.ToDoubleFunction<Sample> f) {
         return BenchHost.median(s.stream().mapToDouble(f).toArray());
