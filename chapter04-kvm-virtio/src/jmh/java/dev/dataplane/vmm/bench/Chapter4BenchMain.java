@@ -44,9 +44,14 @@ import java.util.Random;
  * ({@link ThreadCpu}). Launch to first output: from starting the process to the first byte of the
  * guest's first line (for Dataplane that includes starting a JVM).
  *
+ * <p><b>Placement.</b> By default the scheduler places both VMMs' threads, as it does when either
+ * runs out of the box. With {@code bench.pin=true} both are pinned the same way: the vCPU thread
+ * alone on CPU 1, every other thread on CPU 0 ({@link #pinVcpu}).
+ *
  * <p><b>Rounds.</b> {@code bench.rounds} rounds (7; 2 with {@code bench.quick}, which also
- * shortens LOOP, QD1, QD16 and BUSY to 500, 1000, 3000 and 1000 and so is a smoke run: its QD1 still has
- * some of Dataplane's warm-up in it; about 25 s instead of two minutes); each runs every
+ * shortens WARM, LOOP, QD1, QD16 and BUSY to 3000, 500, 1000, 3000 and 1000 and so is a smoke run:
+ * its QD1 still has some of Dataplane's warm-up in it; about 25 s instead of three and a half
+ * minutes); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
  * rounds; a ratio between two configurations is the median of the ratios of their runs in the
  * same round, shown with the lowest and the highest round ({@link Ratios}). The machine's load
@@ -54,12 +59,12 @@ import java.util.Random;
  *
  * <p><b>Knobs</b> (system properties; the {@code bench-ch04} profile passes them on):
  * {@code bench.quick}, {@code bench.rounds}, {@code bench.warm}, {@code bench.loop}, {@code bench.qd1},
- * {@code bench.qd16}, {@code bench.busy} (iterations), {@code bench.work} (rounds of guest work per BUSY
- * request), {@code bench.only} (comma-separated configuration keys, e.g.
- * {@code qemu-iothread,dp-iothread}), {@code bench.qemu} (the QEMU binary),
- * {@code bench.dataplane.jvmArgs} (extra flags for Dataplane's JVM, space-separated),
- * {@code bench.variants} (more Dataplane rows on an IOThread, each with flags of its own:
- * {@code "name:flags;name:flags"}),
+ * {@code bench.verbose} (every run's figures as it ends), {@code bench.pin}, {@code bench.qd16},
+ * {@code bench.busy} (iterations), {@code bench.work} (rounds of guest work per BUSY request),
+ * {@code bench.only} (comma-separated configuration keys, e.g. {@code qemu-iothread,dp-iothread}),
+ * {@code bench.qemu} (the QEMU binary), {@code bench.dataplane.jvmArgs} (extra flags for
+ * Dataplane's JVM, space-separated), {@code bench.variants} (more Dataplane rows on an IOThread,
+ * each with flags of its own: {@code "name:flags;name:flags"}),
  * {@code bench.outputDir} (where the table's copy goes, default {@code target/bench}).
  */
 public final class Chapter4BenchMain {
@@ -126,14 +131,14 @@ public final class Chapter4BenchMain {
     }
 
     /**
-     * Dataplane's JVM runs as {@code scripts/dataplane} runs it: native access for JNA, and only
-     * the C1 compiler. On a 2-CPU host the vCPU thread keeps one CPU busy, and C2's compilations
-     * in the first seconds compete with the IOThread and the pool for the other; C1 compiles
-     * the request path quickly and well enough (QD1 151.6 -> 110.0 us per request, launch 400 ->
-     * 353 ms, in one bench-ch04 run).
+     * Dataplane's JVM runs as {@code scripts/dataplane} runs it, with the flags of
+     * {@code chapter04-kvm-virtio/jvm.flags} (C1 only, the serial collector; the file says why).
      */
-    static final List<String> DATAPLANE_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED",
-            "-XX:TieredStopAtLevel=1");
+    static List<String> dataplaneJvmFlags() throws IOException {
+        Path file = Path.of(property("dataplane.jvm.flagsFile", "chapter04-kvm-virtio/jvm.flags"));
+        return Files.readAllLines(file).stream().map(l -> l.replaceAll("#.*", "").strip()).filter(l -> !l.isEmpty())
+                .toList();
+    }
 
     private final PrintStream out = System.out;
     private final List<Config> configs;
@@ -144,9 +149,12 @@ public final class Chapter4BenchMain {
     private final Path outDir;
     private final String qemu;
     private final List<String> extraJvmArgs;
+    private final boolean pin;
+    private final List<String> dataplaneJvmFlags;
+    private final boolean verbose = Boolean.getBoolean("bench.verbose");
 
     private Chapter4BenchMain(List<Config> configs, int rounds, String append, Path elf, Path image, Path outDir,
-                              String qemu, List<String> extraJvmArgs) {
+                              String qemu, List<String> extraJvmArgs, boolean pin) throws IOException {
         this.configs = configs;
         this.rounds = rounds;
         this.append = append;
@@ -155,12 +163,14 @@ public final class Chapter4BenchMain {
         this.outDir = outDir;
         this.qemu = qemu;
         this.extraJvmArgs = extraJvmArgs;
+        this.pin = pin;
+        this.dataplaneJvmFlags = dataplaneJvmFlags();
     }
 
     public static void main(String[] args) throws IOException, InterruptedException {
         boolean quick = Boolean.getBoolean("bench.quick");
         int rounds = intProperty("bench.rounds", quick ? 2 : 7);
-        String append = "warm=" + intProperty("bench.warm", 3000)
+        String append = "warm=" + intProperty("bench.warm", quick ? 3000 : 10000)
                 + " loop=" + intProperty("bench.loop", quick ? 500 : 2000)
                 + " qd1=" + intProperty("bench.qd1", quick ? 1000 : 4000)
                 + " qd16=" + intProperty("bench.qd16", quick ? 3000 : 10000)
@@ -196,7 +206,9 @@ public final class Chapter4BenchMain {
         String jvmArgs = property("bench.dataplane.jvmArgs", "");
         List<String> extra = jvmArgs.isBlank() ? List.of() : List.of(jvmArgs.trim().split("\\s+"));
         new Chapter4BenchMain(configs, rounds, append, elf, image, outDir,
-                property("bench.qemu", "qemu-system-x86_64"), extra).run();
+                property("bench.qemu", "qemu-system-x86_64"), extra,
+                Boolean.parseBoolean(property("bench.pin", "false")) && Runtime.getRuntime().availableProcessors() >= 2)
+                .run();
     }
 
     /** 64 MiB of pseudo-random bytes, written through once so both VMMs read from the page cache. */
@@ -238,7 +250,15 @@ public final class Chapter4BenchMain {
     // end::bench-rounds[]
 
     private Sample runOnce(Config c) throws IOException, InterruptedException {
-        GuestRun.Result r = GuestRun.run(command(c), Duration.ofSeconds(120));
+        List<String> command = command(c);
+        if (pin) {
+            command.addAll(0, List.of("taskset", "-c", Integer.toString(EMULATOR_CPU)));
+        }
+        GuestRun.Result r = GuestRun.run(command, Duration.ofSeconds(120), pid -> {
+            if (pin) {
+                pinVcpu(pid, c.vmm());
+            }
+        });
         if (!r.passed()) {
             out.printf("  %s FAILED (exit status %d); last lines:%n", c.key(), r.exitStatus());
             r.lines().stream().skip(Math.max(0, r.lines().size() - 8)).forEach(l -> out.println("    | " + l));
@@ -253,12 +273,43 @@ public final class Chapter4BenchMain {
         GuestRun.Timed qd16 = r.timed().get("QD16");
         GuestRun.Timed busyLoop = r.timed().get("BUSYLOOP");
         GuestRun.Timed busy = r.timed().get("BUSY");
-        return new Sample(r.firstOutputNs() / 1e6, warm == null ? Double.NaN : warm.wallMicrosPer(),
+        Sample s = new Sample(r.firstOutputNs() / 1e6, warm == null ? Double.NaN : warm.wallMicrosPer(),
                 loop.wallMicrosPer(), qd1.wallMicrosPer(), qd16.wallMicrosPer(),
                 busyLoop == null ? Double.NaN : busyLoop.wallMicrosPer(), busy == null ? Double.NaN : busy.wallMicrosPer(),
                 qd1.cpuMicrosPer(r.pid(), device), qd16.cpuMicrosPer(r.pid(), device),
                 qd1.cpuMicrosPer(r.pid(), workers), qd16.cpuMicrosPer(r.pid(), workers));
+        if (verbose) {
+            out.printf(Locale.ROOT, "    %-28s QD1 %6.1f  QD16 %5.1f  BUSY %6.1f us/req%n", c.key(), s.qd1Us(), s.qd16Us(),
+                    s.busyUs());
+        }
+        return s;
     }
+
+    // tag::bench-pinning[]
+    /** Where a pinned VMM runs everything but its vCPU (QEMU's emulator threads, or the JVM). */
+    static final int EMULATOR_CPU = 0;
+    /** Where a pinned VMM's vCPU thread runs, alone. */
+    static final int VCPU_CPU = 1;
+
+    /**
+     * Pinning, as libvirt's {@code <vcpupin>} and {@code <emulatorpin>} would do it: the process
+     * starts on {@link #EMULATOR_CPU} (its threads, IOThread and pool workers included, inherit
+     * that), and once the guest has said hello its vCPU thread moves to {@link #VCPU_CPU}. The
+     * same for both VMMs. It did not make the rounds steadier here, and on two CPUs it leaves the
+     * JVM's own threads (compiler, collector) on the IOThread's CPU, so it is not the default.
+     */
+    private static void pinVcpu(long pid, Vmm vmm) throws IOException, InterruptedException {
+        String name = vmm == Vmm.QEMU ? "CPU 0/KVM" : "vcpu-0";
+        long tid = ThreadCpu.sample(pid).values().stream().filter(t -> t.name().equals(name))
+                .mapToLong(ThreadCpu.ThreadTime::tid).findFirst()
+                .orElseThrow(() -> new IOException("no thread named \"" + name + "\" in process " + pid));
+        Process p = new ProcessBuilder("taskset", "-p", "-c", Integer.toString(VCPU_CPU), Long.toString(tid))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (p.waitFor() != 0) {
+            throw new IOException("taskset -p -c " + VCPU_CPU + " " + tid + " failed");
+        }
+    }
+    // end::bench-pinning[]
 
     // tag::bench-device-thread[]
     /**
@@ -298,7 +349,7 @@ public final class Chapter4BenchMain {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(DATAPLANE_JVM_FLAGS);
+        cmd.addAll(dataplaneJvmFlags);
         cmd.addAll(extraJvmArgs);
         cmd.addAll(c.jvmArgs());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.dataplane.vmm.DataplaneMain",
@@ -359,9 +410,6 @@ public final class Chapter4BenchMain {
                         + " QD1 (guest spins) Dataplane %s, QEMU %s (target: clearly > 1)%n",
                 r.of("dp-ioeventfd-off", "dp-iothread", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::busyUs),
                 r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd1Us)));
-        sb.append(String.format(Locale.ROOT, "ioeventfd off / on, guest time lost per request (BUSY-BUSYLP): Dataplane %s, QEMU %s%n",
-                r.of("dp-ioeventfd-off", "dp-iothread", x -> x.busyUs() - x.busyLoopUs()),
-                r.of("qemu-ioeventfd-off", "qemu-iothread", x -> x.busyUs() - x.busyLoopUs())));
         sb.append("Ratios: the median of the per-round ratios (both runs of a pair in the same round), and in brackets"
                 + " the lowest and highest round.\n");
         sb.append("WARM: the guest's first QD1 reads, untimed by the targets (Dataplane's JIT compiles its request"

@@ -55,8 +55,16 @@ final class GuestRun {
     }
 
     // tag::bench-run[]
-    /** Starts {@code command}, reads the console to its end (or kills it at {@code deadline}). */
-    static Result run(List<String> command, Duration deadline) throws IOException, InterruptedException {
+    /** Something to do to the running VMM once the guest has said hello (the bench pins its vCPU). */
+    interface OnHello {
+        void accept(long pid) throws IOException, InterruptedException;
+    }
+
+    /**
+     * Starts {@code command}, reads the console to its end (or kills it at {@code deadline});
+     * {@code onHello} runs when the guest's first line has arrived, before its timed runs.
+     */
+    static Result run(List<String> command, Duration deadline, OnHello onHello) throws IOException, InterruptedException {
         File err = File.createTempFile("bench-ch04-", ".err");
         try {
             long launched = System.nanoTime();
@@ -91,6 +99,7 @@ final class GuestRun {
                     lines.add(text);
                     if (firstOutput < 0 && text.startsWith(GUEST_PREFIX)) {
                         firstOutput = lineStart - launched;
+                        onHello.accept(pid);
                     }
                     lineStart = -1;
                     // The marker's newline has just arrived: stamp it, then look at the threads.
