@@ -448,7 +448,7 @@ public final class Chapter4BenchMain {
             if (ratios.length == 0) {
                 return "n/a";
             }
-            return String.format(Locale.ROOT, "%.2f [%.2f-%.2f]", BenchHost.median(ratios), ratios[0],
+            return String.format(Locale.ROOT, "%.2f [%.2f .. %.2f]", BenchHost.median(ratios), ratios[0],
                     ratios[ratios.length - 1]);
         }
 
