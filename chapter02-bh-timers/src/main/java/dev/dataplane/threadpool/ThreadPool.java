@@ -438,6 +438,7 @@ public final class ThreadPool implements AutoCloseable {
         completed++;
         ThreadPoolCompleteEvent trace = new ThreadPoolCompleteEvent();
         trace.begin();
+        long callbackStart = trace.isEnabled() ? System.nanoTime() : 0; // no clock read when nobody records
         try {
             req.cb.complete(req, ret);
         } finally {
@@ -449,6 +450,7 @@ public final class ThreadPool implements AutoCloseable {
                 trace.failed = req.failureAfterDone() != null;
                 trace.queueWaitNs = req.queueWaitNanos();
                 trace.runNs = req.runNanos();
+                trace.handBackNs = req.handBackNanos(callbackStart);
                 trace.commit();
             }
         }

@@ -190,6 +190,11 @@ public final class ThreadPoolRequest {
         return cancelled ? 0 : doneNanos - startNanos;
     }
 
+    /** From DONE (or the cancel) until {@code now}, the start of the callback. */
+    long handBackNanos(long now) {
+        return now - doneNanos;
+    }
+
     @Override
     public String toString() {
         return "ThreadPoolRequest[" + name + ", " + state + "]";

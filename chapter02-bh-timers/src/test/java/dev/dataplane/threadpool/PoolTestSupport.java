@@ -67,6 +67,16 @@ final class PoolTestSupport {
         Timeouts.await(latch);
     }
 
+    /** Busy-waits (no sleep) for a condition a worker will make true, bounded by HANDSHAKE. */
+    static void spinUntil(BooleanSupplier condition) {
+        long deadline = System.nanoTime() + Timeouts.HANDSHAKE.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("condition not reached within %s", Timeouts.HANDSHAKE)
+                    .isNegative();
+            Thread.yield(); // two cores shared with other work: let the worker run
+        }
+    }
+
     /** Waits for {@code n} events. */
     static void awaitPermits(Semaphore events, int n) {
         try {

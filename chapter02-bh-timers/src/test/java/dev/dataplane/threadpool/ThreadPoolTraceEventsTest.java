@@ -3,6 +3,7 @@ package dev.dataplane.threadpool;
 import static dev.dataplane.threadpool.PoolTestSupport.await;
 import static dev.dataplane.threadpool.PoolTestSupport.blockingWork;
 import static dev.dataplane.threadpool.PoolTestSupport.pollUntil;
+import static dev.dataplane.threadpool.PoolTestSupport.spinUntil;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.dataplane.aio.AioContext;
@@ -41,6 +42,8 @@ class ThreadPoolTraceEventsTest {
         assertThat(ok.getBoolean("failed")).isFalse();
         assertThat(ok.getLong("queueWaitNs")).isNotNegative();
         assertThat(ok.getLong("runNs")).isPositive();
+        assertThat(ok.getLong("handBackNs")).as("the test held the callback back for %d ns after DONE", HAND_BACK_NS)
+                .isGreaterThanOrEqualTo(HAND_BACK_NS);
         RecordedEvent cancelled = completes.get("queued");
         assertThat(cancelled.getInt("ret")).isEqualTo(-ThreadPool.ECANCELED);
         assertThat(cancelled.getBoolean("cancelled")).isTrue();
@@ -51,6 +54,9 @@ class ThreadPoolTraceEventsTest {
         assertThat(failed.getThread().getJavaName()).as("callbacks run in the home thread")
                 .isEqualTo(Thread.currentThread().getName());
     }
+
+    /** How long the test keeps "ok"'s callback waiting after the request is done. */
+    private static final long HAND_BACK_NS = 2_000_000;
 
     private static Map<String, RecordedEvent> byRequest(List<RecordedEvent> events, String type) {
         return events.stream().filter(e -> e.getEventType().getName().equals(type))
@@ -69,6 +75,12 @@ class ThreadPoolTraceEventsTest {
             await(running);
             queued.cancel();
             release.countDown();
+            // Nobody polls ctx until "ok" has been done for a while: its hand-back is at least that long.
+            spinUntil(() -> ok.state() == ThreadPoolRequest.State.DONE);
+            long done = System.nanoTime();
+            while (System.nanoTime() - done < HAND_BACK_NS) {
+                Thread.onSpinWait(); // a measured delay, not a synchronisation
+            }
             pollUntil(ctx, () -> ok.isCompleted() && queued.isCompleted());
             ThreadPoolRequest fails = pool.submit("fails", () -> {
                 throw new IOException("no disk");

@@ -42,4 +42,10 @@ public final class ThreadPoolCompleteEvent extends Event {
     @Description("How long the work ran on its worker; 0 if cancelled")
     @Timespan(Timespan.NANOSECONDS)
     public long runNs;
+
+    @Label("Hand-back")
+    @Description("From the moment the request was done (or cancelled) until its callback began: waking the"
+            + " home thread and running the completion bottom half")
+    @Timespan(Timespan.NANOSECONDS)
+    public long handBackNs;
 }
