@@ -3,6 +3,7 @@ package dev.dataplane.vmm;
 import dev.dataplane.pc.Serial8250;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -18,6 +19,21 @@ public final class Markers implements Serial8250.LineListener {
 
     private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d+)");
     private static final Pattern END = Pattern.compile("@(\\w+) end");
+
+    /** A begin line: the run's name and the iterations it announces. */
+    public record Begin(String name, long n) {
+        /** The begin marker {@code line} is, if it is one. The one place that knows the syntax. */
+        public static Optional<Begin> parse(String line) {
+            Matcher m = BEGIN.matcher(line);
+            return m.matches() ? Optional.of(new Begin(m.group(1), Long.parseLong(m.group(2)))) : Optional.empty();
+        }
+    }
+
+    /** The name of the run whose end marker {@code line} is, if it is one. */
+    public static Optional<String> endOf(String line) {
+        Matcher m = END.matcher(line);
+        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+    }
 
     /** One timed workload: {@code n} iterations in {@code nanos}. */
     public record Run(String name, long n, long nanos) {
@@ -38,15 +54,16 @@ public final class Markers implements Serial8250.LineListener {
 
     @Override
     public synchronized void line(String line, long nanoTime) {
-        Matcher b = BEGIN.matcher(line);
-        Matcher e = END.matcher(line);
-        if (b.matches()) {
-            open.put(b.group(1), new long[] {nanoTime, Long.parseLong(b.group(2))});
-        } else if (e.matches()) {
-            long[] begin = open.remove(e.group(1));
-            if (begin != null) {
-                runs.put(e.group(1), new Run(e.group(1), begin[1], nanoTime - begin[0]));
-            }
+        Optional<Begin> begin = Begin.parse(line);
+        if (begin.isPresent()) {
+            open.put(begin.get().name(), new long[] {nanoTime, begin.get().n()});
+        } else {
+            endOf(line).ifPresent(name -> {
+                long[] b = open.remove(name);
+                if (b != null) {
+                    runs.put(name, new Run(name, b[1], nanoTime - b[0]));
+                }
+            });
         }
         next.line(line, nanoTime);
     }

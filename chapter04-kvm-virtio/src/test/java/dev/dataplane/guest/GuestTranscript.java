@@ -1,5 +1,6 @@
 package dev.dataplane.guest;
 
+import dev.dataplane.vmm.Markers;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,8 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The guest's serial output, line by line, with the time each line started and ended, and the
@@ -39,9 +38,6 @@ public final class GuestTranscript {
             return nanos / 1000.0 / requests;
         }
     }
-
-    private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d+)");
-    private static final Pattern END = Pattern.compile("@(\\w+) end");
 
     private final List<Line> lines;
 
@@ -93,13 +89,13 @@ public final class GuestTranscript {
         Map<String, Line> begins = new LinkedHashMap<>();
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Line line : lines) {
-            Matcher begin = BEGIN.matcher(line.text());
-            Matcher end = END.matcher(line.text());
-            if (begin.matches()) {
-                begins.put(begin.group(1), line);
-                counts.put(begin.group(1), Integer.parseInt(begin.group(2)));
-            } else if (end.matches() && begins.containsKey(end.group(1))) {
-                String name = end.group(1);
+            Optional<Markers.Begin> begin = Markers.Begin.parse(line.text());
+            Optional<String> end = Markers.endOf(line.text());
+            if (begin.isPresent()) {
+                begins.put(begin.get().name(), line);
+                counts.put(begin.get().name(), Math.toIntExact(begin.get().n()));
+            } else if (end.isPresent() && begins.containsKey(end.get())) {
+                String name = end.get();
                 long nanos = line.startNanos() - begins.get(name).endNanos();
                 runs.put(name, new TimedRun(name, counts.get(name), nanos));
             }

@@ -1,5 +1,6 @@
 package dev.dataplane.vmm.bench;
 
+import dev.dataplane.vmm.Markers;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -10,9 +11,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One run of the teaching guest under one VMM process (Dataplane's JVM or QEMU), watched from the
@@ -29,9 +29,6 @@ final class GuestRun {
 
     static final String GUEST_PREFIX = "dataplane-guest:";
     static final String PASS_LINE = "dataplane-guest: PASS";
-
-    private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d+)");
-    private static final Pattern END = Pattern.compile("@(\\w+) end");
 
     /** One timed workload: iterations, wall time, and the CPU each thread spent meanwhile. */
     record Timed(String name, long n, long wallNs, Map<Long, ThreadCpu.ThreadTime> before,
@@ -103,17 +100,16 @@ final class GuestRun {
                     }
                     lineStart = -1;
                     // The marker's newline has just arrived: stamp it, then look at the threads.
-                    Matcher begin = BEGIN.matcher(text);
-                    Matcher end = END.matcher(text);
-                    if (begin.matches()) {
-                        open.put(begin.group(1), new Object[] {now, Long.parseLong(begin.group(2)),
-                            ThreadCpu.sample(pid)});
-                    } else if (end.matches() && open.containsKey(end.group(1))) {
+                    Optional<Markers.Begin> begin = Markers.Begin.parse(text);
+                    Optional<String> end = Markers.endOf(text);
+                    if (begin.isPresent()) {
+                        open.put(begin.get().name(), new Object[] {now, begin.get().n(), ThreadCpu.sample(pid)});
+                    } else if (end.isPresent() && open.containsKey(end.get())) {
                         Map<Long, ThreadCpu.ThreadTime> after = ThreadCpu.sample(pid);
-                        Object[] o = open.remove(end.group(1));
+                        Object[] o = open.remove(end.get());
                         @SuppressWarnings("unchecked")
                         Map<Long, ThreadCpu.ThreadTime> before = (Map<Long, ThreadCpu.ThreadTime>) o[2];
-                        timed.put(end.group(1), new Timed(end.group(1), (Long) o[1], now - (Long) o[0], before, after));
+                        timed.put(end.get(), new Timed(end.get(), (Long) o[1], now - (Long) o[0], before, after));
                     }
                 }
             }
