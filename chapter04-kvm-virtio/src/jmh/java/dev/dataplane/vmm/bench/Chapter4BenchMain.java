@@ -127,7 +127,7 @@ public final class Chapter4BenchMain {
 
     /** The figures of one run of one configuration; NaN where a figure does not apply. */
     record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double busyLoopUs,
-                  double busyUs, double dev1, double dev16, double workers1, double workers16) {
+                  double busyUs, double dev1, double dev16, double workers1, double workers16, double devPreempted1) {
     }
 
     /**
@@ -277,7 +277,8 @@ public final class Chapter4BenchMain {
                 loop.wallMicrosPer(), qd1.wallMicrosPer(), qd16.wallMicrosPer(),
                 busyLoop == null ? Double.NaN : busyLoop.wallMicrosPer(), busy == null ? Double.NaN : busy.wallMicrosPer(),
                 qd1.cpuMicrosPer(r.pid(), device), qd16.cpuMicrosPer(r.pid(), device),
-                qd1.cpuMicrosPer(r.pid(), workers), qd16.cpuMicrosPer(r.pid(), workers));
+                qd1.cpuMicrosPer(r.pid(), workers), qd16.cpuMicrosPer(r.pid(), workers),
+                qd1.preemptedPer(r.pid(), device));
         if (verbose) {
             out.printf(Locale.ROOT, "    %-28s QD1 %6.1f  QD16 %5.1f  BUSY %6.1f us/req%n", c.key(), s.qd1Us(), s.qd16Us(),
                     s.busyUs());
@@ -372,13 +373,13 @@ public final class Chapter4BenchMain {
                 started, rounds, append));
         sb.append(String.format(Locale.ROOT, "load average before %s, after %s; %d CPUs; %s%n", loadBefore,
                 loadAfter, Runtime.getRuntime().availableProcessors(), qemuVersion()));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s | %15s%n", "",
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %23s | %15s%n", "",
                 "launch", "WARM", "LOOP", "QD1", "QD16", "QD1-LOOP", "BUSYLP", "BUSY", "queue thread", "pool workers"));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %7s %7s | %7s %7s%n",
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %7s %7s %7s | %7s %7s%n",
                 "configuration (runs)", "ms", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req",
-                "QD1", "QD16", "QD1", "QD16"));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s | %15s%n", "",
-                "", "", "", "", "", "", "", "", "CPU us/req", "CPU us/req"));
+                "QD1", "QD16", "QD1", "QD1", "QD16"));
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s %7s | %15s%n", "",
+                "", "", "", "", "", "", "", "", "CPU us/req", "preempt", "CPU us/req"));
         for (Config c : configs) {
             List<Sample> s = samples.get(c).stream().filter(Objects::nonNull).toList();
             if (s.isEmpty()) {
@@ -389,11 +390,12 @@ public final class Chapter4BenchMain {
                     median(s, Sample::qd1Us),
                     median(s, Sample::qd16Us), median(s, Sample::busyLoopUs), median(s, Sample::busyUs),
                     median(s, Sample::dev1), median(s, Sample::dev16),
-                    median(s, Sample::workers1), median(s, Sample::workers16));
+                    median(s, Sample::workers1), median(s, Sample::workers16), median(s, Sample::devPreempted1));
             sb.append(String.format(Locale.ROOT,
-                    "%-46s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %7.1f | %7.1f %7.1f | %7.1f %7.1f%n",
+                    "%-46s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %7.1f | %7.1f %7.1f %7.2f | %7.1f %7.1f%n",
                     c.label() + " (" + s.size() + ")", m.launchMs(), m.warmUs(), m.loopUs(), m.qd1Us(), m.qd16Us(),
-                    m.qd1Us() - m.loopUs(), m.busyLoopUs(), m.busyUs(), m.dev1(), m.dev16(), m.workers1(), m.workers16()));
+                    m.qd1Us() - m.loopUs(), m.busyLoopUs(), m.busyUs(), m.dev1(), m.dev16(), m.devPreempted1(),
+                    m.workers1(), m.workers16()));
         }
         sb.append(String.format(Locale.ROOT, "%n"));
         Ratios r = new Ratios(samples);
@@ -416,7 +418,8 @@ public final class Chapter4BenchMain {
                 + " path there); LOOP: the guest's no-I/O loop of the same shape (its own cost per request, no VMM);"
                 + " QD1-LOOP: what the VMM adds per request at queue depth 1; BUSY: QD1 reads where the guest does"
                 + " work of its own between the kick and looking for the completion; BUSYLP: the same against the"
-                + " no-I/O ring.\n");
+                + " no-I/O ring; preempt: how often per request the scheduler took the CPU from the queue's thread"
+                + " while it could still run (nonvoluntary_ctxt_switches).\n");
         return sb.toString();
     }
     // end::bench-table[]

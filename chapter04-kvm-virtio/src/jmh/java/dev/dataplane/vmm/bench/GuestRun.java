@@ -41,6 +41,11 @@ final class GuestRun {
         double cpuMicrosPer(long pid, ThreadCpu.Role role) {
             return ThreadCpu.spent(before, after, pid, role) / 1e3 / n;
         }
+
+        /** How often the threads {@code role} picks were preempted, per iteration. */
+        double preemptedPer(long pid, ThreadCpu.Role role) {
+            return (double) ThreadCpu.preempted(before, after, pid, role) / n;
+        }
     }
 
     /** What a run produced. {@code firstOutputNs}: launch to the first byte of the guest's first line. */

@@ -25,8 +25,11 @@ final class ThreadCpu {
     /** Kernel clock ticks per second for {@code stat} (USER_HZ; 100 on every Linux we run on). */
     private static final long TICK_NS = 10_000_000;
 
-    /** One thread at one moment. */
-    record ThreadTime(long tid, String name, long cpuNs) {
+    /**
+     * One thread at one moment: its CPU time, and how often the scheduler took the CPU away from
+     * it while it could still run ({@code nonvoluntary_ctxt_switches} in {@code status}).
+     */
+    record ThreadTime(long tid, String name, long cpuNs, long preempted) {
     }
 
     private ThreadCpu() {
@@ -42,7 +45,7 @@ final class ThreadCpu {
                 long tid = Long.parseLong(task.getFileName().toString());
                 try {
                     String name = Files.readString(task.resolve("comm")).strip();
-                    threads.put(tid, new ThreadTime(tid, name, cpuNs(task)));
+                    threads.put(tid, new ThreadTime(tid, name, cpuNs(task), preempted(task)));
                 } catch (IOException | NumberFormatException | StringIndexOutOfBoundsException e) {
                     // The thread ended between the listing and the read (ENOENT, or ESRCH while
                     // it is exiting): it has no time to add.
@@ -70,16 +73,35 @@ final class ThreadCpu {
     }
     // end::bench-thread-cpu[]
 
+    private static long preempted(Path task) throws IOException {
+        for (String line : Files.readAllLines(task.resolve("status"))) {
+            if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                return Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+            }
+        }
+        return 0;
+    }
+
     /** CPU spent between two samples by the threads {@code role} picks, in nanoseconds. */
     static long spent(Map<Long, ThreadTime> before, Map<Long, ThreadTime> after, long pid, Role role) {
-        long ns = 0;
+        return delta(before, after, pid, role, ThreadTime::cpuNs);
+    }
+
+    /** Preemptions between two samples of the threads {@code role} picks. */
+    static long preempted(Map<Long, ThreadTime> before, Map<Long, ThreadTime> after, long pid, Role role) {
+        return delta(before, after, pid, role, ThreadTime::preempted);
+    }
+
+    private static long delta(Map<Long, ThreadTime> before, Map<Long, ThreadTime> after, long pid, Role role,
+                              java.util.function.ToLongFunction<ThreadTime> figure) {
+        long sum = 0;
         for (ThreadTime t : after.values()) {
             if (role.matches(pid, t)) {
                 ThreadTime b = before.get(t.tid());
-                ns += t.cpuNs() - (b == null ? 0 : b.cpuNs());
+                sum += figure.applyAsLong(t) - (b == null ? 0 : figure.applyAsLong(b));
             }
         }
-        return ns;
+        return sum;
     }
 
     /** Which threads a figure counts. */
