@@ -22,12 +22,13 @@ import java.util.Random;
  * Chapter 4's benchmark: the same teaching guest and the same disk image on Dataplane and on
  * QEMU, in one run, one table.
  *
- * <p><b>What runs.</b> Nine configurations, each a fresh process: QEMU with the disk on an
+ * <p><b>What runs.</b> Eleven configurations, each a fresh process: QEMU with the disk on an
  * IOThread (the reference), QEMU with the disk on its main loop, QEMU with {@code ioeventfd=off}
  * (main loop: QEMU refuses an IOThread without ioeventfd); Dataplane ({@code DataplaneMain} in a
  * child JVM) the same three ways, and on an IOThread with the ioeventfd off; and both on an
  * IOThread with the other VMM's adaptive-polling default (QEMU polls up to 32 us everywhere,
- * Dataplane only with CPUs to spare). QEMU boots with qboot
+ * Dataplane only with CPUs to spare), and both with a window longer than the guest's own time between
+ * two requests. QEMU boots with qboot
  * ({@code bios-microvm.bin}), so its launch time is not SeaBIOS's emulated POST. The guest does
  * {@code warm=N} 4-KiB random reads one at a time (WARM: a JVM compiles its request path here;
  * reported, but the targets are about what follows), {@code loop=N} iterations of its no-I/O
@@ -123,7 +124,11 @@ public final class Chapter4BenchMain {
             // Adaptive polling both ways on both VMMs: QEMU polls up to 32 us by default everywhere,
             // Dataplane only where the host has CPUs to spare (Machine.defaultPollMaxNs).
             new Config("qemu-iothread-poll-0", Vmm.QEMU, Shape.IOTHREAD, 0),
-            new Config("dp-iothread-poll-32", Vmm.DATAPLANE, Shape.IOTHREAD, 32_768));
+            new Config("dp-iothread-poll-32", Vmm.DATAPLANE, Shape.IOTHREAD, 32_768),
+            // A window longer than the guest's own time between two requests (LOOP, some 70 us here):
+            // the IOThread is still polling when the next kick comes, and its CPU never goes idle.
+            new Config("qemu-iothread-poll-100", Vmm.QEMU, Shape.IOTHREAD, 100_000),
+            new Config("dp-iothread-poll-100", Vmm.DATAPLANE, Shape.IOTHREAD, 100_000));
 
     /** The figures of one run of one configuration; NaN where a figure does not apply. */
     record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double busyLoopUs,
