@@ -51,7 +51,7 @@ import java.util.Random;
  *
  * <p><b>Rounds.</b> {@code bench.rounds} rounds (7; 2 with {@code bench.quick}, which also
  * shortens WARM, LOOP, QD1, QD16 and BUSY to 3000, 500, 1000, 3000 and 1000 and so is a smoke run:
- * its QD1 still has some of Dataplane's warm-up in it; about 25 s instead of three and a half
+ * its QD1 still has some of Dataplane's warm-up in it; about 25 s instead of four and a half
  * minutes); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
  * rounds; a ratio between two configurations is the median of the ratios of their runs in the
