@@ -285,6 +285,31 @@ class VirtioBlkTest {
     }
 
     @Test
+    void aReadScatteredOverMoreBuffersThanTheDeviceFirstMakesRoomForLandsInOrder() {
+        rig();
+        TestDriver d = rig.driver;
+        int pieces = 20; // the device starts with room for 16 views and grows
+        long hdr = d.alloc(16);
+        d.header(hdr, VirtioBlk.VIRTIO_BLK_T_IN, 2);
+        List<Buf> bufs = new ArrayList<>();
+        bufs.add(new Buf(hdr, 16, false));
+        long[] data = new long[pieces];
+        for (int i = 0; i < pieces; i++) {
+            data[i] = d.alloc(SECTOR_SIZE);
+            bufs.add(new Buf(data[i], SECTOR_SIZE, true));
+        }
+        long st = d.alloc(1);
+        d.mem.writeByte(st, (byte) 0xFF);
+        bufs.add(new Buf(st, 1, true));
+        d.ring().makeAvailable(d.chain(bufs.toArray(new Buf[0])));
+        run(1);
+        assertThat(d.mem.readByte(st)).isEqualTo((byte) VIRTIO_BLK_S_OK);
+        for (int i = 0; i < pieces; i++) {
+            assertThat(readBytes(d, data[i], SECTOR_SIZE)).as("buffer %d", i).isEqualTo(imageSector(2 + i, 1));
+        }
+    }
+
+    @Test
     void dataAndStatusMayShareABuffer() {
         rig();
         TestDriver d = rig.driver;
