@@ -17,7 +17,9 @@ import java.util.regex.Pattern;
  */
 public final class Markers implements Serial8250.LineListener {
 
-    private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d+)");
+    // The guest writes these lines, so they are untrusted: at most 18 digits, so that parsing the
+    // count can never overflow a long (and throw on the vCPU thread); longer is not a marker.
+    private static final Pattern BEGIN = Pattern.compile("@(\\w+) begin n=(\\d{1,18})");
     private static final Pattern END = Pattern.compile("@(\\w+) end");
 
     /** A begin line: the run's name and the iterations it announces. */

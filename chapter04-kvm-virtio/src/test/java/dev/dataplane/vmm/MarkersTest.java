@@ -17,6 +17,10 @@ class MarkersTest {
         assertThat(Markers.Begin.parse("@QD1 begin n=4000 ")).as("trailing text").isEmpty();
         assertThat(Markers.Begin.parse("QD1 begin n=4000")).as("no @").isEmpty();
         assertThat(Markers.Begin.parse("@QD1 end")).isEmpty();
+        assertThat(Markers.Begin.parse("@QD1 begin n=" + "9".repeat(18))).as("the longest count")
+                .contains(new Markers.Begin("QD1", 999_999_999_999_999_999L));
+        assertThat(Markers.Begin.parse("@QD1 begin n=" + "9".repeat(40))).as("a guest's overlong count: no marker,"
+                + " and no NumberFormatException on the vCPU thread").isEmpty();
     }
 
     @Test
