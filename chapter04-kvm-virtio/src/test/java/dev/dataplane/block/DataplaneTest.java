@@ -37,13 +37,13 @@ class DataplaneTest {
     @AfterEach
     void close() {
         if (rig != null) {
-            FakeCheck.memoryUntouchedAroundRam(rig);
+            rig.mem.assertNothingOutsideRamTouched("after the test");
             rig.close();
         }
     }
 
     /** Records the thread and the BQL at submission and at completion. */
-    static final class WhereBackend extends VirtioBlkTest.ForwardingBackend {
+    static final class WhereBackend extends ForwardingBackend {
         final AtomicReference<Thread> submitThread = new AtomicReference<>();
         final AtomicReference<Thread> completeThread = new AtomicReference<>();
         final AtomicBoolean bqlAtSubmit = new AtomicBoolean();

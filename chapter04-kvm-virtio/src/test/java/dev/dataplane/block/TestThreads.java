@@ -5,11 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.dataplane.testsupport.Timeouts;
 
 /** Small shared test helpers. */
-final class TestThreads {
+public final class TestThreads {
     private TestThreads() {
     }
 
-    static void join(Thread t) {
+    /** Joins {@code t}, bounded by HANDSHAKE, and fails if it is still running. */
+    public static void join(Thread t) {
         try {
             t.join(Timeouts.HANDSHAKE.toMillis());
         } catch (InterruptedException e) {

@@ -6,13 +6,11 @@ import static dev.dataplane.block.VirtioBlk.VIRTIO_BLK_S_OK;
 import static dev.dataplane.block.VirtioBlk.VIRTIO_BLK_S_UNSUPP;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.dataplane.aio.AioContext;
 import dev.dataplane.virtio.TestDriver;
 import dev.dataplane.virtio.TestDriver.Buf;
 import dev.dataplane.virtio.TestDriver.Req;
 import dev.dataplane.virtio.VirtQueue;
 import dev.dataplane.virtio.VirtioPciLegacy;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -52,7 +50,7 @@ class VirtioBlkTest {
     @AfterEach
     void close() {
         if (rig != null) {
-            FakeCheck.memoryUntouchedAroundRam(rig);
+            rig.mem.assertNothingOutsideRamTouched("after the test");
             rig.close();
         }
     }
@@ -538,50 +536,6 @@ class VirtioBlkTest {
         @Override
         public void flush(Completion done) {
             delegate.flush(ret -> done.complete(-5));
-        }
-    }
-
-    /** Passes everything to a delegate; subclasses intercept. */
-    static class ForwardingBackend implements BlockBackend {
-        final BlockBackend delegate;
-
-        ForwardingBackend(BlockBackend delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public long length() {
-            return delegate.length();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return delegate.isReadOnly();
-        }
-
-        @Override
-        public AioContext context() {
-            return delegate.context();
-        }
-
-        @Override
-        public void readv(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.readv(offset, buffers, done);
-        }
-
-        @Override
-        public void writev(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.writev(offset, buffers, done);
-        }
-
-        @Override
-        public void flush(Completion done) {
-            delegate.flush(done);
-        }
-
-        @Override
-        public void close() throws IOException {
-            delegate.close();
         }
     }
 }

@@ -42,8 +42,7 @@ class ChainValidationTest {
 
     @AfterEach
     void nothingOutsideRamWasTouchedOrEvenTried() {
-        assertThat(mem.canaryIntact()).isTrue();
-        assertThat(mem.refusedAccesses()).as("validate before touching memory").isZero();
+        mem.assertNothingOutsideRamTouched("validate before touching memory");
     }
 
     /** A malformed chain, offered by the driver; {@code indirect}: the feature is negotiated. */

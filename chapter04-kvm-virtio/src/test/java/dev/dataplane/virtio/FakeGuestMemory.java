@@ -1,5 +1,7 @@
 package dev.dataplane.virtio;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.dataplane.kvm.GuestMemory;
 import dev.dataplane.kvm.GuestMemoryException;
 import java.nio.ByteBuffer;
@@ -44,6 +46,15 @@ public final class FakeGuestMemory implements GuestMemory {
 
     public long refusedAccesses() {
         return refused.get();
+    }
+
+    /**
+     * The check every test over this memory ends with: nothing was written around RAM, and no
+     * access outside it was even tried (a device validates before it touches memory).
+     */
+    public void assertNothingOutsideRamTouched(String where) {
+        assertThat(canaryIntact()).as("%s: the canary around guest RAM", where).isTrue();
+        assertThat(refusedAccesses()).as("%s: accesses outside RAM the device tried", where).isZero();
     }
 
     /** Write calls (and views handed out, which may be written) so far: "nothing was written" tests. */

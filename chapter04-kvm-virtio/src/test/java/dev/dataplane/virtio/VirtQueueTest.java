@@ -30,8 +30,7 @@ class VirtQueueTest {
 
     @AfterEach
     void memoryAroundRamIsUntouchedAndNothingWasRefused() {
-        assertThat(mem.canaryIntact()).isTrue();
-        assertThat(mem.refusedAccesses()).as("the queue validates before it touches memory").isZero();
+        mem.assertNothingOutsideRamTouched("the queue validates before it touches memory");
     }
 
     private void assertBroken(String fragment) {
