@@ -31,4 +31,17 @@ public final class Timeouts {
             throw new AssertionError(e);
         }
     }
+
+    /** Joins {@code thread} at most {@link #HANDSHAKE}; fails the test if it is still running. */
+    public static void join(Thread thread) {
+        try {
+            thread.join(HANDSHAKE.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+        if (thread.isAlive()) {
+            throw new AssertionError("timed out after " + HANDSHAKE + " joining thread '" + thread.getName() + "'");
+        }
+    }
 }

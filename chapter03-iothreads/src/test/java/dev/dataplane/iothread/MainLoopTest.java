@@ -155,8 +155,7 @@ class MainLoopTest {
         t.start();
         Timeouts.await(created);
         loop.get().requestQuit();
-        t.join(Timeouts.HANDSHAKE.toMillis());
-        assertThat(t.isAlive()).isFalse();
+        Timeouts.join(t);
         assertThat(iterations.get()).isPositive();
     }
 

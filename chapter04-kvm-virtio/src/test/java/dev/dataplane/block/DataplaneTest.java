@@ -204,7 +204,7 @@ class DataplaneTest {
         }, "releaser");
         releaser.start();
         rig.driver.setStatus(0); // reset: unbind, remove the handler in the IOThread, drain
-        TestThreads.join(releaser);
+        Timeouts.join(releaser);
         assertThat(rig.driver.usedIdx()).as("the kick was not lost").isEqualTo(1);
         assertThat(r.status()).isEqualTo(VirtioBlk.VIRTIO_BLK_S_OK);
         assertThat(rig.blk.queue(0).inFlight()).isZero();

@@ -16,7 +16,6 @@ import dev.dataplane.bh.BottomHalves;
 import dev.dataplane.block.BlkRig;
 import dev.dataplane.block.BlockBackend;
 import dev.dataplane.block.ForwardingBackend;
-import dev.dataplane.block.TestThreads;
 import dev.dataplane.block.VirtioBlk;
 import dev.dataplane.pc.IoDevice;
 import dev.dataplane.pc.PciFunction;
@@ -267,7 +266,7 @@ class VirtioPciLegacyTest {
         // Release the completions only once the reset is waiting for them.
         Thread releaser = releaseWhenSomebodyWaits(held[0]);
         rig.driver.setStatus(0);
-        TestThreads.join(releaser);
+        Timeouts.join(releaser);
         assertThat(rig.driver.usedIdx()).as("every request completed before the reset").isEqualTo(8);
         for (Req r : reqs) {
             assertThat(r.status()).isEqualTo(VirtioBlk.VIRTIO_BLK_S_OK);
