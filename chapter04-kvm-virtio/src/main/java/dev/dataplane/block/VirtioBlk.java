@@ -487,8 +487,9 @@ public final class VirtioBlk implements VirtioDevice {
 
     /**
      * The first {@code count} views in an array of {@code size}. Not {@code Arrays.copyOf}: for an
-     * array of objects it makes the copy through reflection, a native call that chapter 4's JIT
-     * (C1) does not inline, and this runs once per request.
+     * array of objects it makes the copy through reflection, a native call that C1 (the JIT's
+     * first tier, which runs this code until C2 has compiled it) does not inline, and this runs
+     * once per request.
      */
     private static ByteBuffer[] resized(ByteBuffer[] views, int count, int size) {
         ByteBuffer[] copy = new ByteBuffer[size];

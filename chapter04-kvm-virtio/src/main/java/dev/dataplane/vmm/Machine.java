@@ -118,7 +118,9 @@ public final class Machine implements AutoCloseable {
      * thread takes one CPU all the time (the guest polls its used ring), and an IOThread that
      * busy-polls for a completion takes the other from its own pool worker, whose wake-up then
      * waits for the poll window to run out. Measured with the bench-ch04 profile on a 2-CPU
-     * host: QD1 145 µs per request without polling, 224 µs with QEMU's window.
+     * host, as Dataplane / QEMU wall time per request, paired over nine rounds: QD1 0.99 without
+     * polling and 1.12 with QEMU's window (QD16 0.96 and 0.98); the first measurement, before
+     * the JIT flags of {@code jvm.flags}, was 145 against 224 µs at QD1.
      */
     public static long defaultPollMaxNs() {
         return Runtime.getRuntime().availableProcessors() > 2 ? IOTHREAD_POLL_MAX_NS : 0;
