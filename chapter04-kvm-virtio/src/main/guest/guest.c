@@ -38,6 +38,12 @@
  *   warm=N   reads at queue depth 1 before the timed runs, timed as WARM
  *            (default 0: none); a VMM that compiles its own code while
  *            running (a JVM) does it there, so QD1 and QD16 see it warm
+ *   warm16=N reads at queue depth 16 right after WARM, timed as WARM16
+ *            (default 0: none): the paths only a deep queue takes (several
+ *            requests per kick, several completions at once) warm up too
+ *   qd16k=N  reads at queue depth 16 with a kick after every request,
+ *            timed as QD16K (default 0: none): several threads submitting
+ *            independently, each notifying the device, seed 002's case
  *   intr=0   ask the device not to interrupt (VRING_AVAIL_F_NO_INTERRUPT);
  *            by default the guest leaves interrupts requested, as a driver
  *            that sleeps would, and simply never enables them on the CPU.
@@ -45,9 +51,11 @@
  * Serial protocol (lines end in "\r\n"; lines the host may time start with
  * '@' and are short, because every character costs two VM exits):
  *   @WARM begin n=N / @WARM end      the warm-up reads (only with warm=N)
+ *   @WARM16 ...                      the same, 16 in flight (warm16=N)
  *   @LOOP begin n=N / @LOOP end      the no-I/O loop
  *   @QD1 begin n=N  / @QD1 end       N 4 KiB reads, one at a time
  *   @QD16 begin n=N / @QD16 end      N 4 KiB reads, 16 in flight
+ *   @QD16K ...                       the same, a kick per request (qd16k=N)
  *   @BUSYLOOP ..., @BUSY ...         the same, one at a time, with guest work
  *                                    (only with busy=N)
  * A run's time is from the end of its begin line to the start of its end
@@ -594,13 +602,19 @@ static void guest_work(uint32_t units)
     work_sink = x;
 }
 
+/* How a timed run notifies the device. */
+enum kicks {
+    KICK_BATCHED,   /* once no more completions are waiting: a kick can carry several requests */
+    KICK_EACH,      /* after every request, as several threads submitting independently would */
+};
+
 /* `n` random 4 KiB reads with up to `depth` in flight. Completed slots are
- * refilled at once, but published and kicked only when no more completions
- * are waiting, so one kick can carry several requests. After every kick the
- * guest does `work` units of its own work before it looks for completions.
- * Returns the number of requests that did not complete with
- * VIRTIO_BLK_S_OK. */
-static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n, uint32_t work)
+ * refilled at once and published; `kicks` says when the device is told.
+ * After every kick the guest does `work` units of its own work before it
+ * looks for completions. Returns the number of requests that did not
+ * complete with VIRTIO_BLK_S_OK. */
+static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n, uint32_t work,
+                          enum kicks kicks)
 {
     uint32_t issued = 0, done = 0, errors = 0;
     for (unsigned s = 0; s < depth; s++)
@@ -617,7 +631,8 @@ static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n, uint3
             submit(q, s, VIRTIO_BLK_T_IN, random_sector());
             issued++;
         }
-        if (q->avail->idx != q->avail_idx && q->used->idx == q->used_seen) {
+        if (q->avail->idx != q->avail_idx
+            && (kicks == KICK_EACH || q->used->idx == q->used_seen)) {
             kick(q);
             guest_work(work);
         }
@@ -626,12 +641,13 @@ static uint32_t run_reads(struct virtqueue *q, unsigned depth, uint32_t n, uint3
 }
 
 /* One timed run between two marker lines the host timestamps. */
-static void timed_run(const char *name, struct virtqueue *q, unsigned depth, uint32_t n, uint32_t work)
+static void timed_run(const char *name, struct virtqueue *q, unsigned depth, uint32_t n,
+                      uint32_t work, enum kicks kicks)
 {
     if (n == 0)
         return;
     print("@%s begin n=%u\n", name, n);
-    uint32_t errors = run_reads(q, depth, n, work);
+    uint32_t errors = run_reads(q, depth, n, work, kicks);
     print("@%s end\n", name);
     if (errors) {
         print("%s: %u requests failed\n", name, errors);
@@ -709,13 +725,15 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi)
     random_blocks_mask -= 1;
 
     // tag::markers[]
-    timed_run("WARM", &vq, 1, cmdline_uint(cmdline, "warm", 0), 0);
-    timed_run("LOOP", &loop_vq, 1, cmdline_uint(cmdline, "loop", 1000), 0);
-    timed_run("QD1", &vq, 1, cmdline_uint(cmdline, "qd1", 1000), 0);
-    timed_run("QD16", &vq, SLOTS, cmdline_uint(cmdline, "qd16", 4000), 0);
+    timed_run("WARM", &vq, 1, cmdline_uint(cmdline, "warm", 0), 0, KICK_BATCHED);
+    timed_run("WARM16", &vq, SLOTS, cmdline_uint(cmdline, "warm16", 0), 0, KICK_BATCHED);
+    timed_run("LOOP", &loop_vq, 1, cmdline_uint(cmdline, "loop", 1000), 0, KICK_BATCHED);
+    timed_run("QD1", &vq, 1, cmdline_uint(cmdline, "qd1", 1000), 0, KICK_BATCHED);
+    timed_run("QD16", &vq, SLOTS, cmdline_uint(cmdline, "qd16", 4000), 0, KICK_BATCHED);
+    timed_run("QD16K", &vq, SLOTS, cmdline_uint(cmdline, "qd16k", 0), 0, KICK_EACH);
     uint32_t work = cmdline_uint(cmdline, "work", 16);
-    timed_run("BUSYLOOP", &loop_vq, 1, cmdline_uint(cmdline, "busy", 0), work);
-    timed_run("BUSY", &vq, 1, cmdline_uint(cmdline, "busy", 0), work);
+    timed_run("BUSYLOOP", &loop_vq, 1, cmdline_uint(cmdline, "busy", 0), work, KICK_BATCHED);
+    timed_run("BUSY", &vq, 1, cmdline_uint(cmdline, "busy", 0), work, KICK_BATCHED);
     // end::markers[]
 
     vio_write8(VIRTIO_PCI_STATUS, 0);   /* reset: the device lets go of our memory */

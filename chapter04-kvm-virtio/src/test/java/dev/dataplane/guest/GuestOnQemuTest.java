@@ -31,7 +31,7 @@ class GuestOnQemuTest {
     private static final long IMAGE_BYTES = 16L << 20;
 
     /** Small runs: the tests check that the markers work, the benchmark measures. */
-    private static final String SHORT_RUNS = "loop=200 qd1=200 qd16=800 busy=100 work=4";
+    private static final String SHORT_RUNS = "warm=50 warm16=64 loop=200 qd1=200 qd16=800 qd16k=200 busy=100 work=4";
 
     private static final Path QEMU = QemuGuest.find().orElse(null);
 
@@ -53,7 +53,8 @@ class GuestOnQemuTest {
         assertThat(result.transcript().texts())
                 .contains("write/verify: ok (sectors 8-15 and " + (IMAGE_BYTES / SECTOR_SIZE - 1) + ")",
                         "get_id: \"" + QemuGuest.SERIAL + "\"",
-                        "@QD1 begin n=200", "@QD16 begin n=800", "@LOOP begin n=200", "@BUSY begin n=100");
+                        "@QD1 begin n=200", "@QD16 begin n=800", "@LOOP begin n=200", "@BUSY begin n=100",
+                        "@WARM begin n=50", "@WARM16 begin n=64", "@QD16K begin n=200");
         assertImageHoldsOnlyThePattern(image);
         report("qboot", result);
     }

@@ -33,10 +33,16 @@ public final class GuestProtocol {
     /** The guest's last line when every check passed. */
     public static final String PASS_LINE = "dataplane-guest: PASS";
 
-    /** The timed runs, in the order the guest performs them. */
+    // The timed runs, in the order the guest performs them.
+
+    /** Warm-up reads at queue depth 1 ({@code warm=N}) and 16 ({@code warm16=N}). */
+    public static final String RUN_WARM = "WARM";
+    public static final String RUN_WARM16 = "WARM16";
     public static final String RUN_LOOP = "LOOP";
     public static final String RUN_QD1 = "QD1";
     public static final String RUN_QD16 = "QD16";
+    /** Reads at queue depth 16 with a kick after every request ({@code qd16k=N}). */
+    public static final String RUN_QD16K = "QD16K";
     /** Reads at queue depth 1 with guest work between each kick and the look for its completion ({@code busy=N}). */
     public static final String RUN_BUSY = "BUSY";
     /** The same work against the no-I/O ring. */

@@ -31,11 +31,14 @@ import java.util.Random;
  * two requests. QEMU boots with qboot
  * ({@code bios-microvm.bin}), so its launch time is not SeaBIOS's emulated POST. The guest does
  * {@code warm=N} 4-KiB random reads one at a time (WARM: a JVM compiles its request path here;
- * reported, but the targets are about what follows), {@code loop=N} iterations of its no-I/O
+ * reported, but the targets are about what follows) and {@code warm16=N} with 16 in flight
+ * (untimed: the paths only a deep queue takes get compiled too), {@code loop=N} iterations of its no-I/O
  * loop (the guest's own cost per request, no VMM involved), then {@code qd1=N} reads one at a
- * time and {@code qd16=N} with 16 in flight, and last {@code busy=N} reads one at a time with
+ * time and {@code qd16=N} with 16 in flight, {@code qd16k=N} with 16 in flight and a kick after every
+ * request (QD16K: several threads of a guest submitting on their own, each notifying the device,
+ * the case seed 002's numbers are about), and last {@code busy=N} reads one at a time with
  * {@code work=K} rounds of the guest's own work between each kick and its first look at the
- * used ring (BUSY; BUSYLP is the same against the no-I/O ring): seed 002's case, a vCPU with
+ * used ring (BUSY; BUSYLP is the same against the no-I/O ring): a vCPU with
  * something better to do than serve its own kick. Each run is bracketed by marker lines.
  *
  * <p><b>What is measured, from outside.</b> Wall time per request: the console's marker lines,
@@ -50,8 +53,8 @@ import java.util.Random;
  * alone on CPU 1, every other thread on CPU 0 ({@link #pinVcpu}).
  *
  * <p><b>Rounds.</b> {@code bench.rounds} rounds (7; 2 with {@code bench.quick}, which also
- * shortens WARM, LOOP, QD1, QD16 and BUSY to 3000, 500, 1000, 3000 and 1000 and so is a smoke run:
- * its QD1 still has some of Dataplane's warm-up in it; about 25 s instead of four and a half
+ * shortens WARM, WARM16, LOOP, QD1, QD16, QD16K and BUSY to 3000, 3000, 500, 1000, 3000, 2000 and 1000 and so is a smoke run:
+ * its QD1 still has some of Dataplane's warm-up in it; about 30 s instead of six
  * minutes); each runs every
  * configuration once, the order rotated from round to round. Figures are medians over the
  * rounds; a ratio between two configurations is the median of the ratios of their runs in the
@@ -59,8 +62,8 @@ import java.util.Random;
  * average is printed before and after: other work on a 2-CPU machine moves these figures a lot.
  *
  * <p><b>Knobs</b> (system properties; the {@code bench-ch04} profile passes them on):
- * {@code bench.quick}, {@code bench.rounds}, {@code bench.warm}, {@code bench.loop}, {@code bench.qd1},
- * {@code bench.verbose} (every run's figures as it ends), {@code bench.pin}, {@code bench.qd16},
+ * {@code bench.quick}, {@code bench.rounds}, {@code bench.warm}, {@code bench.warm16}, {@code bench.loop}, {@code bench.qd1},
+ * {@code bench.verbose} (every run's figures as it ends), {@code bench.pin}, {@code bench.qd16}, {@code bench.qd16k},
  * {@code bench.busy} (iterations), {@code bench.work} (rounds of guest work per BUSY request),
  * {@code bench.only} (comma-separated configuration keys, e.g. {@code qemu-iothread,dp-iothread}),
  * {@code bench.qemu} (the QEMU binary), {@code bench.dataplane.jvmArgs} (extra flags for
@@ -131,13 +134,13 @@ public final class Chapter4BenchMain {
             new Config("dp-iothread-poll-100", Vmm.DATAPLANE, Shape.IOTHREAD, 100_000));
 
     /** The figures of one run of one configuration; NaN where a figure does not apply. */
-    record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double busyLoopUs,
-                  double busyUs, double dev1, double dev16, double workers1, double workers16, double devPreempted1) {
+    record Sample(double launchMs, double warmUs, double loopUs, double qd1Us, double qd16Us, double qd16kUs,
+                  double busyLoopUs, double busyUs, double dev1, double dev16, double workers1, double workers16, double devPreempted1) {
     }
 
     /**
      * Dataplane's JVM runs as {@code scripts/dataplane} runs it, with the flags of
-     * {@code chapter04-kvm-virtio/jvm.flags} (C1 only, the serial collector; the file says why).
+     * {@code chapter04-kvm-virtio/jvm.flags} (the JIT's thresholds, the serial collector; the file says why).
      */
     static List<String> dataplaneJvmFlags() throws IOException {
         Path file = Path.of(property("dataplane.jvm.flagsFile", "chapter04-kvm-virtio/jvm.flags"));
@@ -176,9 +179,11 @@ public final class Chapter4BenchMain {
         boolean quick = Boolean.getBoolean("bench.quick");
         int rounds = intProperty("bench.rounds", quick ? 2 : 7);
         String append = "warm=" + intProperty("bench.warm", quick ? 3000 : 10000)
+                + " warm16=" + intProperty("bench.warm16", quick ? 3000 : 10000)
                 + " loop=" + intProperty("bench.loop", quick ? 500 : 2000)
                 + " qd1=" + intProperty("bench.qd1", quick ? 1000 : 4000)
                 + " qd16=" + intProperty("bench.qd16", quick ? 3000 : 10000)
+                + " qd16k=" + intProperty("bench.qd16k", quick ? 2000 : 6000)
                 + " busy=" + intProperty("bench.busy", quick ? 1000 : 3000)
                 + " work=" + intProperty("bench.work", 12);
         Path elf = Path.of(property("dataplane.guest.elf", "chapter04-kvm-virtio/target/guest/dataplane-guest.elf"));
@@ -276,17 +281,19 @@ public final class Chapter4BenchMain {
         GuestRun.Timed loop = r.timed().get("LOOP");
         GuestRun.Timed qd1 = r.timed().get("QD1");
         GuestRun.Timed qd16 = r.timed().get("QD16");
+        GuestRun.Timed qd16k = r.timed().get("QD16K");
         GuestRun.Timed busyLoop = r.timed().get("BUSYLOOP");
         GuestRun.Timed busy = r.timed().get("BUSY");
         Sample s = new Sample(r.firstOutputNs() / 1e6, warm == null ? Double.NaN : warm.wallMicrosPer(),
                 loop.wallMicrosPer(), qd1.wallMicrosPer(), qd16.wallMicrosPer(),
+                qd16k == null ? Double.NaN : qd16k.wallMicrosPer(),
                 busyLoop == null ? Double.NaN : busyLoop.wallMicrosPer(), busy == null ? Double.NaN : busy.wallMicrosPer(),
                 qd1.cpuMicrosPer(r.pid(), device), qd16.cpuMicrosPer(r.pid(), device),
                 qd1.cpuMicrosPer(r.pid(), workers), qd16.cpuMicrosPer(r.pid(), workers),
                 qd1.preemptedPer(r.pid(), device));
         if (verbose) {
-            out.printf(Locale.ROOT, "    %-28s QD1 %6.1f  QD16 %5.1f  BUSY %6.1f us/req%n", c.key(), s.qd1Us(), s.qd16Us(),
-                    s.busyUs());
+            out.printf(Locale.ROOT, "    %-28s QD1 %6.1f  QD16 %5.1f  QD16K %5.1f  BUSY %6.1f us/req%n", c.key(), s.qd1Us(),
+                    s.qd16Us(), s.qd16kUs(), s.busyUs());
         }
         return s;
     }
@@ -378,13 +385,14 @@ public final class Chapter4BenchMain {
                 started, rounds, append));
         sb.append(String.format(Locale.ROOT, "load average before %s, after %s; %d CPUs; %s%n", loadBefore,
                 loadAfter, Runtime.getRuntime().availableProcessors(), qemuVersion()));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %23s | %15s%n", "",
-                "launch", "WARM", "LOOP", "QD1", "QD16", "QD1-LOOP", "BUSYLP", "BUSY", "queue thread", "pool workers"));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %7s %7s %7s | %7s %7s%n",
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %7s %8s %7s %7s | %23s | %15s%n", "",
+                "launch", "WARM", "LOOP", "QD1", "QD16", "QD16K", "QD1-LOOP", "BUSYLP", "BUSY", "queue thread",
+                "pool workers"));
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %7s %8s %7s %7s | %7s %7s %7s | %7s %7s%n",
                 "configuration (runs)", "ms", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req", "us/req",
-                "QD1", "QD16", "QD1", "QD1", "QD16"));
-        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %8s %7s %7s | %15s %7s | %15s%n", "",
-                "", "", "", "", "", "", "", "", "CPU us/req", "preempt", "CPU us/req"));
+                "us/req", "QD1", "QD16", "QD1", "QD1", "QD16"));
+        sb.append(String.format(Locale.ROOT, "%-46s %7s %7s %7s %7s %7s %7s %8s %7s %7s | %15s %7s | %15s%n", "",
+                "", "", "", "", "", "", "", "", "", "CPU us/req", "preempt", "CPU us/req"));
         for (Config c : configs) {
             List<Sample> s = samples.get(c).stream().filter(Objects::nonNull).toList();
             if (s.isEmpty()) {
@@ -393,35 +401,46 @@ public final class Chapter4BenchMain {
             }
             Sample m = new Sample(median(s, Sample::launchMs), median(s, Sample::warmUs), median(s, Sample::loopUs),
                     median(s, Sample::qd1Us),
-                    median(s, Sample::qd16Us), median(s, Sample::busyLoopUs), median(s, Sample::busyUs),
+                    median(s, Sample::qd16Us), median(s, Sample::qd16kUs), median(s, Sample::busyLoopUs), median(s, Sample::busyUs),
                     median(s, Sample::dev1), median(s, Sample::dev16),
                     median(s, Sample::workers1), median(s, Sample::workers16), median(s, Sample::devPreempted1));
             sb.append(String.format(Locale.ROOT,
-                    "%-46s %7.0f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %7.1f | %7.1f %7.1f %7.2f | %7.1f %7.1f%n",
+                    "%-46s %7.0f %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %7.1f | %7.1f %7.1f %7.2f | %7.1f %7.1f%n",
                     c.label() + " (" + s.size() + ")", m.launchMs(), m.warmUs(), m.loopUs(), m.qd1Us(), m.qd16Us(),
-                    m.qd1Us() - m.loopUs(), m.busyLoopUs(), m.busyUs(), m.dev1(), m.dev16(), m.devPreempted1(),
+                    m.qd16kUs(), m.qd1Us() - m.loopUs(), m.busyLoopUs(), m.busyUs(), m.dev1(), m.dev16(), m.devPreempted1(),
                     m.workers1(), m.workers16()));
         }
         sb.append(String.format(Locale.ROOT, "%n"));
         Ratios r = new Ratios(samples);
-        sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, IOThread, wall per request: QD1 %s, QD16 %s (target <= 1.0)%n",
-                r.of("dp-iothread", "qemu-iothread", Sample::qd1Us), r.of("dp-iothread", "qemu-iothread", Sample::qd16Us)));
+        sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, IOThread, wall per request: QD1 %s, QD16 %s (target <= 1.0);"
+                        + " QD16K %s%n",
+                r.of("dp-iothread", "qemu-iothread", Sample::qd1Us), r.of("dp-iothread", "qemu-iothread", Sample::qd16Us),
+                r.of("dp-iothread", "qemu-iothread", Sample::qd16kUs)));
         sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, IOThread CPU per request: QD1 %s, QD16 %s (target <= 1.5)%n",
                 r.of("dp-iothread", "qemu-iothread", Sample::dev1), r.of("dp-iothread", "qemu-iothread", Sample::dev16)));
         sb.append(String.format(Locale.ROOT, "Dataplane / QEMU, what the VMM adds at QD1 (QD1-LOOP): %s; WARM (JIT included): %s%n",
                 r.of("dp-iothread", "qemu-iothread", x -> x.qd1Us() - x.loopUs()),
                 r.of("dp-iothread", "qemu-iothread", Sample::warmUs)));
-        // Seed 002's before (the vCPU thread serves the kick under the BQL) against its after.
-        sb.append(String.format(Locale.ROOT, "ioeventfd off / on (main loop, ioeventfd=off / IOThread, ioeventfd on), wall:"
-                        + " BUSY (guest works while its read is in flight) Dataplane %s, QEMU %s;"
-                        + " QD1 (guest spins) Dataplane %s, QEMU %s (target: clearly > 1)%n",
+        // Seed 002's before (the vCPU thread serves the kick under the BQL) against its after: first
+        // the patch itself (the device stays in the main loop, as in 2010), then today's whole
+        // dataplane (ioeventfd and an IOThread).
+        sb.append(String.format(Locale.ROOT, "ioeventfd off / on, device in the main loop (seed 002's patch), wall:"
+                        + " QD16K (a kick per request) Dataplane %s, QEMU %s; BUSY (guest works while its read is in"
+                        + " flight) Dataplane %s, QEMU %s; QD1 (guest spins) Dataplane %s, QEMU %s (target: clearly > 1)%n",
+                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::qd16kUs), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::qd16kUs),
+                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::busyUs),
+                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::qd1Us)));
+        sb.append(String.format(Locale.ROOT, "ioeventfd off in the main loop / on with an IOThread (the whole dataplane), wall:"
+                        + " QD16K Dataplane %s, QEMU %s; BUSY Dataplane %s, QEMU %s; QD1 Dataplane %s, QEMU %s%n",
+                r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd16kUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd16kUs),
                 r.of("dp-ioeventfd-off", "dp-iothread", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::busyUs),
                 r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd1Us)));
         sb.append("Ratios: the median of the per-round ratios (both runs of a pair in the same round), and in brackets"
                 + " the lowest and highest round.\n");
         sb.append("WARM: the guest's first QD1 reads, untimed by the targets (Dataplane's JIT compiles its request"
                 + " path there); LOOP: the guest's no-I/O loop of the same shape (its own cost per request, no VMM);"
-                + " QD1-LOOP: what the VMM adds per request at queue depth 1; BUSY: QD1 reads where the guest does"
+                + " QD1-LOOP: what the VMM adds per request at queue depth 1; QD16K: QD16 with a kick after every"
+                + " request, as several threads submitting on their own would; BUSY: QD1 reads where the guest does"
                 + " work of its own between the kick and looking for the completion; BUSYLP: the same against the"
                 + " no-I/O ring; preempt: how often per request the scheduler took the CPU from the queue's thread"
                 + " while it could still run (nonvoluntary_ctxt_switches).\n");
