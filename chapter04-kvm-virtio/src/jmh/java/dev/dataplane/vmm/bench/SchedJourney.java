@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * events). Uses nothing but the JDK, so it runs straight from its source file:
  *
  * <pre>
- * perf sched record -o /tmp/dp.data -- scripts/dataplane --append "warm=20000 loop=0 qd1=4000 qd16=0"
+ * perf sched record -o /tmp/dp.data -- scripts/dataplane --append "warm=20000 warm16=10000 loop=0 qd1=4000 qd16=0"
  * perf script -i /tmp/dp.data &gt; /tmp/dp.txt
  * java chapter04-kvm-virtio/src/jmh/java/dev/dataplane/vmm/bench/SchedJourney.java /tmp/dp.txt \
  *     vcpu-0 iothread0 iothread0/pool-worker 3000
@@ -82,16 +82,18 @@ public final class SchedJourney {
             }
         }
         List<double[]> steps = new ArrayList<>();
-        int kick = next(ev, 0, e -> wakes(e, vcpu, queue));
+        int kick = next(ev, 0, ev.size(), e -> wakes(e, vcpu, queue));
         while (kick >= 0) {
-            int nextKick = next(ev, kick + 1, e -> wakes(e, vcpu, queue));
+            int nextKick = next(ev, kick + 1, ev.size(), e -> wakes(e, vcpu, queue));
             if (nextKick < 0) {
                 break;
             }
-            int submit = next(ev, kick, e -> wakes(e, queue, worker));
-            int done = submit < 0 ? -1 : next(ev, submit, e -> wakes(e, worker, queue));
-            int sleeps = done < 0 ? -1 : next(ev, done, e -> sleeps(e, queue));
-            if (sleeps >= 0 && sleeps < nextKick) {
+            // Each step is looked for only up to the next kick: a request whose chain is broken
+            // there (a queue thread that polls instead of sleeping, say) is left out.
+            int submit = next(ev, kick, nextKick, e -> wakes(e, queue, worker));
+            int done = submit < 0 ? -1 : next(ev, submit, nextKick, e -> wakes(e, worker, queue));
+            int sleeps = done < 0 ? -1 : next(ev, done, nextKick, e -> sleeps(e, queue));
+            if (sleeps >= 0) {
                 steps.add(new double[] {
                     ev.get(submit).us() - ev.get(kick).us(), ev.get(done).us() - ev.get(submit).us(),
                     ev.get(sleeps).us() - ev.get(done).us(), ev.get(nextKick).us() - ev.get(sleeps).us(),
@@ -129,8 +131,9 @@ public final class SchedJourney {
         return m.matches() && m.group(1).equals(who);
     }
 
-    private static int next(List<Event> ev, int from, java.util.function.Predicate<Event> p) {
-        for (int i = from; i < ev.size(); i++) {
+    /** The first index in [from, to) whose event satisfies {@code p}, or -1. */
+    private static int next(List<Event> ev, int from, int to, java.util.function.Predicate<Event> p) {
+        for (int i = from; i < to; i++) {
             if (p.test(ev.get(i))) {
                 return i;
             }
