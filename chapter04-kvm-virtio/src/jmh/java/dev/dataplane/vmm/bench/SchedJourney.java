@@ -33,6 +33,10 @@ import java.util.regex.Pattern;
  * request on the used ring and goes back to sleep; then the guest, which saw the used ring,
  * prepares the next request and kicks again. Each step's time is the gap between two of those
  * events ({@code sched_waking}, and {@code sched_switch} with the sleeping state {@code S}).
+ *
+ * <p>That chain exists only while the queue's thread sleeps between events. One that busy-polls
+ * sees the kick and the finished read without being woken; then only the requests where it
+ * happened to be asleep are measured, which is not a fair sample. Record without polling.
  */
 public final class SchedJourney {
 
