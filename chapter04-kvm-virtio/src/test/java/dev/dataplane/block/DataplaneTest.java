@@ -6,7 +6,6 @@ import dev.dataplane.bh.BottomHalves;
 import dev.dataplane.iothread.MainLoop;
 import dev.dataplane.testsupport.Timeouts;
 import dev.dataplane.virtio.TestDriver.Req;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -53,7 +52,8 @@ class DataplaneTest {
             super(b);
         }
 
-        private Completion record(Completion done) {
+        @Override
+        protected Completion wrap(Completion done) {
             submitThread.set(Thread.currentThread());
             bqlAtSubmit.set(MainLoop.current() != null);
             return ret -> {
@@ -61,16 +61,6 @@ class DataplaneTest {
                 bqlAtComplete.set(MainLoop.current() != null);
                 done.complete(ret);
             };
-        }
-
-        @Override
-        public void readv(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.readv(offset, buffers, record(done));
-        }
-
-        @Override
-        public void writev(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.writev(offset, buffers, record(done));
         }
     }
 

@@ -497,23 +497,14 @@ class VirtioBlkTest {
             super(b);
         }
 
-        private Completion track(Completion done) {
+        @Override
+        protected Completion wrap(Completion done) {
             outstanding++;
             maxOutstanding = Math.max(maxOutstanding, outstanding);
             return ret -> {
                 outstanding--;
                 done.complete(ret);
             };
-        }
-
-        @Override
-        public void readv(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.readv(offset, buffers, track(done));
-        }
-
-        @Override
-        public void writev(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.writev(offset, buffers, track(done));
         }
     }
 

@@ -21,7 +21,6 @@ import dev.dataplane.pc.IoDevice;
 import dev.dataplane.pc.PciFunction;
 import dev.dataplane.testsupport.Timeouts;
 import dev.dataplane.virtio.TestDriver.Req;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -314,18 +313,13 @@ class VirtioPciLegacyTest {
         }
 
         @Override
-        public void readv(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.readv(offset, buffers, ret -> held.add(() -> done.complete(ret)));
-        }
-
-        @Override
-        public void writev(long offset, ByteBuffer[] buffers, Completion done) {
-            delegate.writev(offset, buffers, ret -> held.add(() -> done.complete(ret)));
+        protected Completion wrap(Completion done) {
+            return ret -> held.add(() -> done.complete(ret));
         }
 
         @Override
         public void flush(Completion done) {
-            delegate.flush(ret -> held.add(() -> done.complete(ret)));
+            delegate.flush(wrap(done));
         }
     }
 }
