@@ -425,16 +425,14 @@ public final class Chapter4BenchMain {
         // the patch itself (the device stays in the main loop, as in 2010), then today's whole
         // dataplane (ioeventfd and an IOThread).
         sb.append(String.format(Locale.ROOT, "ioeventfd off / on, device in the main loop (seed 002's patch), wall:"
-                        + " QD16K (a kick per request) Dataplane %s, QEMU %s; BUSY (guest works while its read is in"
-                        + " flight) Dataplane %s, QEMU %s; QD1 (guest spins) Dataplane %s, QEMU %s (target: clearly > 1)%n",
-                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::qd16kUs), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::qd16kUs),
-                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::busyUs),
-                r.of("dp-ioeventfd-off", "dp-main-loop", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-main-loop", Sample::qd1Us)));
+                        + " QD16K (a kick per request) %s; BUSY (guest works while its read is in flight) %s;"
+                        + " QD1 (guest spins) %s (target: clearly > 1)%n",
+                offOverOn(r, "main-loop", Sample::qd16kUs), offOverOn(r, "main-loop", Sample::busyUs),
+                offOverOn(r, "main-loop", Sample::qd1Us)));
         sb.append(String.format(Locale.ROOT, "ioeventfd off in the main loop / on with an IOThread (the whole dataplane), wall:"
-                        + " QD16K Dataplane %s, QEMU %s; BUSY Dataplane %s, QEMU %s; QD1 Dataplane %s, QEMU %s%n",
-                r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd16kUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd16kUs),
-                r.of("dp-ioeventfd-off", "dp-iothread", Sample::busyUs), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::busyUs),
-                r.of("dp-ioeventfd-off", "dp-iothread", Sample::qd1Us), r.of("qemu-ioeventfd-off", "qemu-iothread", Sample::qd1Us)));
+                        + " QD16K %s; BUSY %s; QD1 %s%n",
+                offOverOn(r, "iothread", Sample::qd16kUs), offOverOn(r, "iothread", Sample::busyUs),
+                offOverOn(r, "iothread", Sample::qd1Us)));
         sb.append("Ratios: the median of the per-round ratios (both runs of a pair in the same round), and in brackets"
                 + " the lowest and highest round.\n");
         sb.append("WARM: the guest's first QD1 reads, untimed by the targets (Dataplane's JIT compiles its request"
@@ -447,6 +445,14 @@ public final class Chapter4BenchMain {
         return sb.toString();
     }
     // end::bench-table[]
+
+    /**
+     * "Dataplane x, QEMU y": each VMM's run with the ioeventfd off (device in the main loop) over
+     * its run with the ioeventfd on and the device {@code on} ({@code main-loop} or {@code iothread}).
+     */
+    private static String offOverOn(Ratios r, String on, java.util.function.ToDoubleFunction<Sample> f) {
+        return "Dataplane " + r.of("dp-ioeventfd-off", "dp-" + on, f) + ", QEMU " + r.of("qemu-ioeventfd-off", "qemu-" + on, f);
+    }
 
     // tag::bench-ratios[]
     /**
