@@ -55,6 +55,8 @@ class GuestOnQemuTest {
                         "get_id: \"" + QemuGuest.SERIAL + "\"",
                         "@QD1 begin n=200", "@QD16 begin n=800", "@LOOP begin n=200", "@BUSY begin n=100",
                         "@WARM begin n=50", "@WARM16 begin n=64", "@QD16K begin n=200");
+        assertThat(result.transcript().runs())
+                .containsKeys(GuestProtocol.RUN_WARM, GuestProtocol.RUN_WARM16, GuestProtocol.RUN_QD16K);
         assertImageHoldsOnlyThePattern(image);
         report("qboot", result);
     }
